@@ -1,0 +1,20 @@
+#!/usr/bin/env bash
+# The whole test suite: installs what the tests need, checks style, builds, tests.
+# Run as root on a Debian or Ubuntu machine:  bash scripts/test.sh
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+need_pkgs=(busybox-static runc uidmap iproute2)
+missing=()
+for p in "${need_pkgs[@]}"; do
+    dpkg -s "$p" >/dev/null 2>&1 || missing+=("$p")
+done
+if [ ${#missing[@]} -gt 0 ]; then
+    apt-get update -qq
+    DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "${missing[@]}"
+fi
+
+cargo fmt --all --check
+cargo clippy --workspace --all-targets -- -D warnings
+cargo build --workspace --bins
+cargo test --workspace -- --test-threads="${HUSK_TEST_THREADS:-4}"
