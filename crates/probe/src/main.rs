@@ -16,7 +16,7 @@ use std::process::ExitCode;
 use std::time::{Duration, Instant};
 
 /// `O_PATH` on Linux (same value on every architecture we build for).
-const O_PATH: i32 = 0o1_0000_000;
+const O_PATH: i32 = 0o10_000_000;
 
 const USAGE: &str = "usage: husk-probe COMMAND [ARGS]
 commands:
