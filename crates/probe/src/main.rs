@@ -27,7 +27,7 @@ commands:
   fds                 open fds with their readlink targets
   rlimits [NAME...]   soft/hard limits from /proc/self/limits (e.g. nofile)
   cwd | env | hostname | domainname | oom | pid1
-  ns                  readlink of every /proc/self/ns/* entry
+  ns                  readlink of every /proc/self/ns/* entry, as ns.NAME=
   mounts              /proc/self/mountinfo as is
   uptime              seconds since boot as the process's clock sees it
   stat PATH | lstat PATH   type, mode, rdev major:minor, uid, gid, size
@@ -231,8 +231,8 @@ fn ns() -> io::Result<()> {
     names.sort();
     for name in names {
         match fs::read_link(format!("/proc/self/ns/{name}")) {
-            Ok(t) => kv(&name, t.display()),
-            Err(e) => kv(&name, format!("error:{}", errno(&e))),
+            Ok(t) => kv(&format!("ns.{name}"), t.display()),
+            Err(e) => kv(&format!("ns.{name}"), format!("error:{}", errno(&e))),
         }
     }
     Ok(())
