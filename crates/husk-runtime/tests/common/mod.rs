@@ -305,7 +305,7 @@ pub struct Test {
     pub name: String,
     pub dir: PathBuf,
     pub root: PathBuf,
-    ids: std::cell::RefCell<Vec<String>>,
+    ids: std::sync::Mutex<Vec<String>>,
     bundles: AtomicUsize,
 }
 
@@ -318,7 +318,7 @@ impl Test {
             name: name.to_string(),
             dir,
             root,
-            ids: std::cell::RefCell::new(Vec::new()),
+            ids: std::sync::Mutex::new(Vec::new()),
             bundles: AtomicUsize::new(0),
         }
     }
@@ -326,7 +326,7 @@ impl Test {
     /// A fresh container ID, registered for cleanup.
     pub fn id(&self) -> String {
         let id = unique(&format!("husk-{}", self.name.replace('_', "-")));
-        self.ids.borrow_mut().push(id.clone());
+        self.ids.lock().unwrap().push(id.clone());
         id
     }
 
@@ -466,7 +466,8 @@ pub fn processes_of(id: &str, bundle: &Path) -> Vec<String> {
 
 impl Drop for Test {
     fn drop(&mut self) {
-        for id in self.ids.borrow().iter() {
+        let ids = self.ids.lock().map(|i| i.clone()).unwrap_or_default();
+        for id in &ids {
             if !self.root.join(id).exists() {
                 continue;
             }
