@@ -1,1 +1,23 @@
-//! runtime
+//! The husk OCI runtime as a library.
+//!
+//! Data flows one way: `config.json` is parsed ([`spec`]), validated and turned
+//! into a [`plan::Plan`] with every decision made, then executed: the parent
+//! side lives in [`create`], the code that runs inside the new container
+//! process (init) lives in [`child`], and the two talk over one typed
+//! [`channel`]. [`state`] keeps what survives between commands.
+#![forbid(unsafe_code)]
+
+// pub mod channel;
+// pub mod child;
+// pub mod create;
+pub mod error;
+// pub mod features;
+// pub mod hooks;
+// pub mod ops;
+pub mod plan;
+// pub mod rootpath;
+pub mod spec;
+// pub mod state;
+pub mod time;
+
+pub use error::{Error, Result};

@@ -1,0 +1,57 @@
+//! Loading `config.json` into the `oci-spec` types, with errors that name the
+//! offending field (`linux.namespaces[2].type: unknown variant ...`).
+
+use crate::{Error, Result};
+use oci_spec::runtime::Spec;
+use std::path::Path;
+
+/// Reads and parses `<bundle>/config.json`.
+pub fn load(bundle: &Path) -> Result<Spec> {
+    let path = bundle.join("config.json");
+    let text = std::fs::read(&path).map_err(|e| Error::io("read", &path, e))?;
+    parse(&text).map_err(|(field, reason)| Error::Config {
+        field: format!("{}: {field}", path.display()),
+        reason,
+    })
+}
+
+/// Parses config bytes; on failure returns (field path, reason).
+pub fn parse(text: &[u8]) -> std::result::Result<Spec, (String, String)> {
+    let mut de = serde_json::Deserializer::from_slice(text);
+    serde_path_to_error::deserialize(&mut de).map_err(|e| {
+        let field = e.path().to_string();
+        let field = if field == "." { "(document)".into() } else { field };
+        (field, e.into_inner().to_string())
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn names_the_bad_field() {
+        let bad = br#"{"ociVersion":"1.0.2","root":{"path":"rootfs"},
+            "linux":{"namespaces":[{"type":"pid"},{"type":"bogus"}]}}"#;
+        let (field, reason) = parse(bad).unwrap_err();
+        assert_eq!(field, "linux.namespaces[1].type");
+        assert!(reason.contains("bogus"), "{reason}");
+    }
+
+    #[test]
+    fn invalid_json_is_reported() {
+        let (_, reason) = parse(b"{not json").unwrap_err();
+        assert!(reason.contains("key must be a string"), "{reason}");
+    }
+
+    #[test]
+    fn loads_every_spec_version() {
+        for v in ["1.0.0", "1.0.2", "1.1.0", "1.2.0", "1.3.0"] {
+            let cfg = format!(
+                r#"{{"ociVersion":"{v}","root":{{"path":"rootfs"}},"process":{{"user":{{"uid":0,"gid":0}},"cwd":"/","args":["sh"]}},
+                "linux":{{"namespaces":[{{"type":"time"}}],"timeOffsets":{{"monotonic":{{"secs":10,"nanosecs":0}}}}}}}}"#
+            );
+            parse(cfg.as_bytes()).unwrap_or_else(|e| panic!("{v}: {e:?}"));
+        }
+    }
+}
