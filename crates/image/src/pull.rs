@@ -1,0 +1,466 @@
+//! `husk pull`: resolve the manifest for a platform, fetch the config, then download,
+//! verify and unpack the missing layers in parallel, each in one streaming pass:
+//!
+//! ```text
+//! registry ─► BlobReader (Range resume) ─► tee to ingest/<hex>.partial ─► sha256+size
+//!          ─► gunzip/unzstd ─► sha256 (diff_id) + byte limit ─► unpack into tmp/ ─► rename
+//! ```
+//!
+//! Nothing reaches blobs/ or layers/ before its digest, size and diff_id are checked.
+
+use std::fs::File;
+use std::io::{self, Read, Write};
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
+use std::sync::Mutex;
+
+use crate::digest::{self, chain_ids, Digest, HashingReader};
+use crate::error::{Error, Result};
+use crate::fsutil::RemoveOnDrop;
+use crate::manifest::{self, Compression, Descriptor, ImageConfig, Parsed, Platform};
+use crate::reference::Reference;
+use crate::registry::{check_size, Client};
+use crate::store::{ImageRecord, LayerMeta, LayerRecord, Store};
+use crate::unpack::{unpack_layer, UnpackOptions};
+
+/// How to pull.
+#[derive(Clone, Debug)]
+pub struct PullOptions {
+    pub platform: Platform,
+    /// Layers downloaded at once.
+    pub parallel: usize,
+    pub unpack: UnpackOptions,
+    /// A layer may expand to at most this many times its compressed size (gzip cannot
+    /// exceed ~1032:1; zstd and plain tar can), and never beyond `unpack.max_bytes`.
+    pub max_ratio: u64,
+}
+
+impl Default for PullOptions {
+    fn default() -> Self {
+        Self {
+            platform: Platform::host(),
+            parallel: 3,
+            unpack: UnpackOptions::default(),
+            max_ratio: 1100,
+        }
+    }
+}
+
+/// What a pull reports as it goes (the binary draws bars or prints lines).
+#[derive(Debug)]
+pub enum Event<'a> {
+    Resolved {
+        reference: &'a Reference,
+        digest: &'a Digest,
+    },
+    LayerStart {
+        digest: &'a Digest,
+        size: u64,
+    },
+    LayerBytes {
+        digest: &'a Digest,
+        done: u64,
+    },
+    LayerDone {
+        digest: &'a Digest,
+        cached: bool,
+    },
+}
+
+/// Receives pull [`Event`]s from the download threads.
+pub trait Progress: Sync {
+    fn event(&self, e: Event<'_>);
+}
+
+/// A [`Progress`] that shows nothing.
+pub struct Quiet;
+
+impl Progress for Quiet {
+    fn event(&self, _: Event<'_>) {}
+}
+
+/// Resolves a reference to an image manifest for the wanted platform. Returns the top
+/// manifest's digest (what the tag points to), the image manifest, its bytes, media type
+/// and digest.
+pub struct Resolved {
+    pub top_digest: Digest,
+    pub top_bytes: Vec<u8>,
+    pub manifest: manifest::Manifest,
+    pub manifest_bytes: Vec<u8>,
+    pub manifest_media_type: String,
+    pub manifest_digest: Digest,
+}
+
+pub fn resolve(client: &Client, r: &Reference, platform: &Platform) -> Result<Resolved> {
+    let what = r.to_string();
+    let (bytes, ctype, top_digest) = client.get_manifest(r, &r.manifest_ref())?;
+    match manifest::parse(&what, ctype.as_deref(), &bytes)? {
+        Parsed::Image(m) => Ok(Resolved {
+            top_digest: top_digest.clone(),
+            manifest_media_type: media_type_of(&m.media_type, ctype.as_deref()),
+            top_bytes: bytes.clone(),
+            manifest: m,
+            manifest_bytes: bytes,
+            manifest_digest: top_digest,
+        }),
+        Parsed::Index(index) => {
+            let desc = manifest::select(&what, &index, platform)?;
+            let (mbytes, mtype, mdigest) = client.get_manifest(r, &desc.digest.to_string())?;
+            check_size(
+                &format!("manifest {}", desc.digest),
+                desc.size,
+                mbytes.len() as u64,
+            )?;
+            match manifest::parse(&what, mtype.as_deref(), &mbytes)? {
+                Parsed::Image(m) => Ok(Resolved {
+                    top_digest,
+                    top_bytes: bytes,
+                    manifest_media_type: media_type_of(&m.media_type, mtype.as_deref()),
+                    manifest: m,
+                    manifest_bytes: mbytes,
+                    manifest_digest: mdigest,
+                }),
+                Parsed::Index(_) => Err(Error::Manifest {
+                    what,
+                    reason: "an index inside an index is not supported".to_owned(),
+                }),
+            }
+        }
+    }
+}
+
+fn media_type_of(field: &Option<String>, header: Option<&str>) -> String {
+    field
+        .clone()
+        .or_else(|| header.map(str::to_owned))
+        .unwrap_or_else(|| manifest::OCI_MANIFEST.to_owned())
+}
+
+/// Pulls `r` into `store` and tags it; returns the image record.
+pub fn pull(
+    store: &Store,
+    client: &Client,
+    r: &Reference,
+    opts: &PullOptions,
+    progress: &dyn Progress,
+) -> Result<ImageRecord> {
+    store.clean_tmp();
+    let res = resolve(client, r, &opts.platform)?;
+    progress.event(Event::Resolved {
+        reference: r,
+        digest: &res.top_digest,
+    });
+    let m = &res.manifest;
+    let config_bytes = if store.has_blob(&m.config.digest) {
+        store.read_blob(&m.config.digest)?
+    } else {
+        client.get_blob_bytes(r, &m.config, 16 << 20)?
+    };
+    let config = ImageConfig::parse(&config_bytes)?;
+    if config.rootfs.diff_ids.len() != m.layers.len() {
+        return Err(Error::Manifest {
+            what: r.to_string(),
+            reason: format!(
+                "the manifest lists {} layers but the config has {} diff_ids",
+                m.layers.len(),
+                config.rootfs.diff_ids.len()
+            ),
+        });
+    }
+    let chains = chain_ids(&config.rootfs.diff_ids);
+    let mut layers = Vec::with_capacity(m.layers.len());
+    for (i, desc) in m.layers.iter().enumerate() {
+        Compression::from_media_type(&desc.media_type)?;
+        layers.push(LayerRecord {
+            digest: desc.digest.clone(),
+            media_type: desc.media_type.clone(),
+            size: desc.size,
+            diff_id: config.rootfs.diff_ids[i].clone(),
+            chain_id: chains[i].clone(),
+        });
+    }
+    fetch_layers(store, &layers, opts, progress, &|desc, offset| {
+        Ok(Box::new(client.blob_reader(r, desc, offset)?))
+    })?;
+    store.write_blob(&m.config.digest, &config_bytes)?;
+    store.write_blob(&res.manifest_digest, &res.manifest_bytes)?;
+    store.write_blob(&res.top_digest, &res.top_bytes)?;
+    let rec = ImageRecord {
+        id: m.config.digest.clone(),
+        manifest_digest: res.manifest_digest.clone(),
+        manifest_media_type: res.manifest_media_type.clone(),
+        config_media_type: m.config.media_type.clone(),
+        layers,
+        repo_digests: vec![r.with_digest(&res.top_digest)],
+        created: config.created.clone(),
+        os: config.os.clone(),
+        architecture: config.architecture.clone(),
+        variant: config.variant.clone(),
+        added: now(),
+    };
+    store.add_image(rec, r.tagged().as_deref())
+}
+
+pub(crate) fn now() -> u64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| d.as_secs())
+}
+
+/// Opens a blob at an offset: the registry for pulls, a file for `load`.
+pub type Source<'a> = dyn Fn(&Descriptor, u64) -> Result<Box<dyn Read + 'a>> + Sync + 'a;
+
+/// Makes sure every layer is unpacked, downloading at most `opts.parallel` at a time.
+pub fn fetch_layers(
+    store: &Store,
+    layers: &[LayerRecord],
+    opts: &PullOptions,
+    progress: &dyn Progress,
+    source: &Source<'_>,
+) -> Result<()> {
+    let next = AtomicUsize::new(0);
+    let failed = AtomicBool::new(false);
+    let first_error: Mutex<Option<(usize, Error)>> = Mutex::new(None);
+    let workers = opts.parallel.clamp(1, 16).min(layers.len().max(1));
+    std::thread::scope(|s| {
+        for _ in 0..workers {
+            s.spawn(|| loop {
+                if failed.load(Ordering::Relaxed) {
+                    return;
+                }
+                let i = next.fetch_add(1, Ordering::Relaxed);
+                let Some(layer) = layers.get(i) else { return };
+                let parent = i.checked_sub(1).map(|p| layers[p].chain_id.clone());
+                if let Err(e) = fetch_layer(store, layer, parent, opts, progress, source) {
+                    failed.store(true, Ordering::Relaxed);
+                    let mut slot = first_error
+                        .lock()
+                        .unwrap_or_else(std::sync::PoisonError::into_inner);
+                    // Report the lowest layer's error, deterministic across runs.
+                    if slot.as_ref().is_none_or(|(j, _)| i < *j) {
+                        *slot = Some((i, e));
+                    }
+                    return;
+                }
+            });
+        }
+    });
+    match first_error
+        .into_inner()
+        .unwrap_or_else(std::sync::PoisonError::into_inner)
+    {
+        Some((_, e)) => Err(e),
+        None => Ok(()),
+    }
+}
+
+fn fetch_layer(
+    store: &Store,
+    layer: &LayerRecord,
+    parent: Option<Digest>,
+    opts: &PullOptions,
+    progress: &dyn Progress,
+    source: &Source<'_>,
+) -> Result<()> {
+    let _layer_lock = store.lock(&format!("layer-{}", layer.chain_id.hex()))?;
+    if store.has_layer(&layer.chain_id) {
+        progress.event(Event::LayerDone {
+            digest: &layer.digest,
+            cached: true,
+        });
+        return Ok(());
+    }
+    let _blob_lock = store.lock(&format!("blob-{}", layer.digest.hex()))?;
+    let desc = Descriptor {
+        media_type: layer.media_type.clone(),
+        digest: layer.digest.clone(),
+        size: layer.size,
+        platform: None,
+        annotations: None,
+    };
+    progress.event(Event::LayerStart {
+        digest: &layer.digest,
+        size: layer.size,
+    });
+    let blob_path = store.blob_path(&layer.digest);
+    let partial_path = store.ingest_path(&layer.digest);
+    let have_blob = blob_path.exists();
+
+    // The compressed stream: the stored blob, or what an earlier pull left in ingest/
+    // followed by the rest from the source, appended to ingest/ as it arrives.
+    let compressed: Box<dyn Read + '_> = if have_blob {
+        Box::new(File::open(&blob_path).map_err(Error::io("open blob", &blob_path))?)
+    } else {
+        let partial = std::fs::OpenOptions::new()
+            .create(true)
+            .truncate(false)
+            .read(true)
+            .append(true)
+            .open(&partial_path)
+            .map_err(Error::io("open partial blob", &partial_path))?;
+        let mut have = partial
+            .metadata()
+            .map_err(Error::io("stat", &partial_path))?
+            .len();
+        if have > layer.size {
+            partial
+                .set_len(0)
+                .map_err(Error::io("truncate", &partial_path))?;
+            have = 0;
+        }
+        let earlier =
+            File::open(&partial_path).map_err(Error::io("open partial blob", &partial_path))?;
+        let rest = source(&desc, have)?;
+        Box::new(earlier.take(have).chain(Tee {
+            inner: rest,
+            out: partial,
+        }))
+    };
+    let counted = Counting {
+        inner: compressed,
+        done: 0,
+        next_report: 0,
+        digest: &layer.digest,
+        progress,
+    };
+    let mut blob = HashingReader::new(counted);
+
+    let tmp = RemoveOnDrop::new(store.tmp_path("layer"));
+    let diff_dir = tmp.path().join("diff");
+    std::fs::create_dir_all(&diff_dir).map_err(Error::io("create", &diff_dir))?;
+    let limit = opts
+        .unpack
+        .max_bytes
+        .min(layer.size.saturating_mul(opts.max_ratio).max(64 << 20));
+    let mut unpack_opts = opts.unpack.clone();
+    unpack_opts.max_bytes = limit;
+    let what = format!("layer {}", layer.digest);
+
+    let unpacked = {
+        let decompressed: Box<dyn Read + '_> =
+            match Compression::from_media_type(&layer.media_type)? {
+                Compression::None => Box::new(&mut blob),
+                Compression::Gzip => Box::new(flate2::read::GzDecoder::new(&mut blob)),
+                Compression::Zstd => Box::new(
+                    zstd::stream::read::Decoder::new(&mut blob)
+                        .map_err(Error::io("start zstd", &diff_dir))?,
+                ),
+            };
+        let mut diff = HashingReader::with_limit(decompressed, limit);
+        let result = unpack_layer(&what, &mut diff, &diff_dir, &unpack_opts).and_then(|stats| {
+            diff.drain().map_err(|e| stream_error(&what, &e))?;
+            Ok(stats)
+        });
+        // A corrupt blob usually shows first as a decompression or tar error: if the
+        // compressed digest is wrong, say that instead.
+        match result {
+            Ok(stats) => Ok((stats, diff.finish().0)),
+            Err(e) => Err(e),
+        }
+    };
+    let drained = blob.drain();
+    let (blob_digest, blob_size) = blob.finish();
+    let verdict = (|| {
+        if drained.is_ok() {
+            check_size(&what, layer.size, blob_size)?;
+            digest::verify(&what, &layer.digest, &blob_digest)?;
+        }
+        let (stats, diff_id) = unpacked?;
+        drained.map_err(|e| stream_error(&what, &e))?;
+        digest::verify(
+            &format!("{what} (uncompressed, diff_id)"),
+            &layer.diff_id,
+            &diff_id,
+        )?;
+        Ok(stats)
+    })();
+    let stats = match verdict {
+        Ok(s) => s,
+        Err(e) => {
+            // Corrupt bytes must not be resumed from; a dropped connection may be.
+            if matches!(
+                e,
+                Error::DigestMismatch { .. }
+                    | Error::SizeMismatch { .. }
+                    | Error::Unpack { .. }
+                    | Error::LayerTooLarge { .. }
+            ) {
+                let _ = std::fs::remove_file(&partial_path);
+            }
+            return Err(e);
+        }
+    };
+    if !have_blob {
+        let f = File::open(&partial_path).map_err(Error::io("open", &partial_path))?;
+        f.sync_all().map_err(Error::io("fsync", &partial_path))?;
+        std::fs::rename(&partial_path, &blob_path)
+            .map_err(Error::io("move blob into place", &blob_path))?;
+    }
+    let mut tmp = tmp;
+    store.commit_layer(
+        tmp.path(),
+        &LayerMeta {
+            chain_id: layer.chain_id.clone(),
+            diff_id: layer.diff_id.clone(),
+            parent,
+            unpacked_bytes: stats.bytes,
+        },
+    )?;
+    tmp.disarm();
+    progress.event(Event::LayerDone {
+        digest: &layer.digest,
+        cached: false,
+    });
+    Ok(())
+}
+
+fn stream_error(what: &str, e: &io::Error) -> Error {
+    if e.kind() == io::ErrorKind::FileTooLarge {
+        Error::LayerTooLarge {
+            layer: what.to_owned(),
+            reason: e.to_string(),
+        }
+    } else {
+        Error::Http {
+            op: "read",
+            url: what.to_owned(),
+            detail: e.to_string(),
+        }
+    }
+}
+
+/// Copies what it reads into `out` (the partial blob file).
+struct Tee<R, W> {
+    inner: R,
+    out: W,
+}
+
+impl<R: Read, W: Write> Read for Tee<R, W> {
+    fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
+        let n = self.inner.read(buf)?;
+        self.out.write_all(&buf[..n])?;
+        Ok(n)
+    }
+}
+
+struct Counting<'a, R> {
+    inner: R,
+    done: u64,
+    next_report: u64,
+    digest: &'a Digest,
+    progress: &'a dyn Progress,
+}
+
+impl<R: Read> Read for Counting<'_, R> {
+    fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
+        let n = self.inner.read(buf)?;
+        self.done += n as u64;
+        if self.done >= self.next_report || n == 0 {
+            self.next_report = self.done + (256 << 10);
+            self.progress.event(Event::LayerBytes {
+                digest: self.digest,
+                done: self.done,
+            });
+        }
+        Ok(n)
+    }
+}

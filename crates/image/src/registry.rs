@@ -1,0 +1,759 @@
+//! A blocking client for the distribution API (`/v2/`): authentication (anonymous, Bearer
+//! token challenge, Basic), TLS with system roots or a per-registry CA, plain http for
+//! loopback and insecure registries, retries with backoff, and blob downloads that resume
+//! with `Range` after a dropped connection.
+
+use std::collections::{HashMap, HashSet};
+use std::io::{self, Read};
+use std::path::{Path, PathBuf};
+use std::sync::Mutex;
+use std::time::Duration;
+
+use ureq::http::{self, Response};
+use ureq::tls::{Certificate, RootCerts, TlsConfig};
+use ureq::{Agent, Body};
+
+use crate::auth::{Challenge, Credentials};
+use crate::digest::{self, Digest, HashingReader};
+use crate::error::{Error, Result};
+use crate::manifest::{Descriptor, MANIFEST_ACCEPT};
+use crate::reference::{is_loopback, registry_host, Reference};
+
+/// How a client reaches registries.
+#[derive(Clone, Debug)]
+pub struct ClientOptions {
+    /// Registries reached over plain http (after https fails), like Docker's
+    /// `insecure-registries`; loopback registries always are.
+    pub insecure: Vec<String>,
+    /// Directories holding `<registry>/ca.crt` (Docker's certs.d layout).
+    pub certs_dirs: Vec<PathBuf>,
+    pub credentials: Credentials,
+    /// Retries of a failed request (transport errors, 429, 5xx) and resumes of a blob.
+    pub retries: u32,
+    /// The first backoff; doubled after each retry.
+    pub backoff: Duration,
+    pub connect_timeout: Duration,
+    /// A stalled read fails after this long (and is retried or resumed).
+    pub read_timeout: Duration,
+}
+
+impl Default for ClientOptions {
+    fn default() -> Self {
+        Self {
+            insecure: Vec::new(),
+            certs_dirs: vec![PathBuf::from("/etc/docker/certs.d")],
+            credentials: Credentials::default(),
+            retries: 5,
+            backoff: Duration::from_millis(200),
+            connect_timeout: Duration::from_secs(30),
+            read_timeout: Duration::from_secs(60),
+        }
+    }
+}
+
+struct Endpoint {
+    agent: Agent,
+    base: String,
+}
+
+/// The registry client; share one per command (it caches endpoints and tokens).
+pub struct Client {
+    opts: ClientOptions,
+    endpoints: Mutex<HashMap<String, std::sync::Arc<Endpoint>>>,
+    tokens: Mutex<HashMap<(String, String), String>>,
+    basic: Mutex<HashSet<String>>,
+}
+
+/// What a request wants from the repository.
+#[derive(Clone, Copy, PartialEq, Eq)]
+pub enum Access {
+    Pull,
+    Push,
+}
+
+impl Access {
+    fn scope(self, repo: &str) -> String {
+        match self {
+            Access::Pull => format!("repository:{repo}:pull"),
+            Access::Push => format!("repository:{repo}:pull,push"),
+        }
+    }
+}
+
+/// A request body.
+pub enum Payload<'a> {
+    Empty,
+    Bytes(&'a [u8]),
+    File(&'a Path),
+}
+
+/// A request to one repository of one registry.
+pub struct Request<'a> {
+    pub op: &'static str,
+    pub method: http::Method,
+    /// A path below the registry base (`/v2/...`) or an absolute URL.
+    pub url: String,
+    pub headers: Vec<(&'static str, String)>,
+    pub body: Payload<'a>,
+    pub access: Access,
+}
+
+impl Client {
+    pub fn new(opts: ClientOptions) -> Self {
+        Self {
+            opts,
+            endpoints: Mutex::new(HashMap::new()),
+            tokens: Mutex::new(HashMap::new()),
+            basic: Mutex::new(HashSet::new()),
+        }
+    }
+
+    pub fn options(&self) -> &ClientOptions {
+        &self.opts
+    }
+
+    fn agent(&self, tls: TlsConfig) -> Agent {
+        Agent::config_builder()
+            .http_status_as_error(false)
+            .max_redirects(10)
+            .timeout_connect(Some(self.opts.connect_timeout))
+            .timeout_per_read(Some(self.opts.read_timeout))
+            .user_agent(concat!("husk/", env!("CARGO_PKG_VERSION")))
+            .accept_encoding("identity")
+            .tls_config(tls)
+            .build()
+            .new_agent()
+    }
+
+    fn tls_for(&self, registry: &str) -> Result<TlsConfig> {
+        for dir in &self.opts.certs_dirs {
+            let ca = dir.join(registry).join("ca.crt");
+            match std::fs::read(&ca) {
+                Ok(pem) => {
+                    let certs = ureq::tls::parse_pem(&pem)
+                        .filter_map(|item| match item {
+                            Ok(ureq::tls::PemItem::Certificate(c)) => Some(c),
+                            _ => None,
+                        })
+                        .collect::<Vec<Certificate<'static>>>();
+                    if certs.is_empty() {
+                        return Err(Error::Invalid {
+                            op: "load registry CA",
+                            reason: format!("{}: no PEM certificate", ca.display()),
+                        });
+                    }
+                    return Ok(TlsConfig::builder()
+                        .root_certs(RootCerts::new_with_certs(&certs))
+                        .build());
+                }
+                Err(e) if e.kind() == io::ErrorKind::NotFound => {}
+                Err(e) => return Err(Error::io("read registry CA", &ca)(e)),
+            }
+        }
+        Ok(TlsConfig::builder()
+            .root_certs(RootCerts::PlatformVerifier)
+            .build())
+    }
+
+    /// Decides https or http for `registry`, once.
+    fn endpoint(&self, registry: &str) -> Result<std::sync::Arc<Endpoint>> {
+        if let Some(e) = lock(&self.endpoints).get(registry) {
+            return Ok(e.clone());
+        }
+        let agent = self.agent(self.tls_for(registry)?);
+        let host = registry_host(registry);
+        let https = format!("https://{host}");
+        let may_use_http =
+            is_loopback(registry) || self.opts.insecure.iter().any(|r| r == registry);
+        let base = if may_use_http {
+            // Probe: a TLS handshake against a plain-http server fails at once.
+            match agent.get(format!("{https}/v2/")).call() {
+                Ok(_) => https,
+                Err(_) => format!("http://{host}"),
+            }
+        } else {
+            https
+        };
+        let e = std::sync::Arc::new(Endpoint { agent, base });
+        lock(&self.endpoints).insert(registry.to_owned(), e.clone());
+        Ok(e)
+    }
+
+    /// Sends `req` to `registry` for `repo`: answers auth challenges, retries transport
+    /// errors, 429 and 5xx with backoff. Other statuses are returned to the caller.
+    pub fn send(&self, registry: &str, repo: &str, req: &Request<'_>) -> Result<Response<Body>> {
+        let ep = self.endpoint(registry)?;
+        let url = if req.url.starts_with("http://") || req.url.starts_with("https://") {
+            req.url.clone()
+        } else {
+            format!("{}{}", ep.base, req.url)
+        };
+        let scope = req.access.scope(repo);
+        let mut challenged = false;
+        let mut attempt = 0;
+        loop {
+            let auth = self.auth_header(registry, &scope);
+            let result = self.send_once(&ep.agent, &url, req, auth.as_deref());
+            let retry_reason = match result {
+                Ok(resp) if resp.status() == 401 && !challenged => {
+                    challenged = true;
+                    self.answer_challenge(&ep.agent, registry, &scope, &resp)?;
+                    continue;
+                }
+                Ok(resp) if resp.status() == 401 || (resp.status() == 403 && auth.is_none()) => {
+                    let detail = error_detail(resp);
+                    return Err(Error::Unauthorized {
+                        registry: registry.to_owned(),
+                        detail: format!("{} {url}: {detail}", req.op),
+                    });
+                }
+                Ok(resp) if resp.status() == 429 || resp.status().is_server_error() => {
+                    let status = resp.status().as_u16();
+                    let detail = error_detail(resp);
+                    if attempt >= self.opts.retries {
+                        return Err(Error::Status {
+                            op: req.op,
+                            url,
+                            status,
+                            detail,
+                        });
+                    }
+                    format!("status {status}")
+                }
+                Ok(resp) => return Ok(resp),
+                Err(e) => {
+                    if attempt >= self.opts.retries {
+                        return Err(Error::Http {
+                            op: req.op,
+                            url,
+                            detail: e.to_string(),
+                        });
+                    }
+                    e.to_string()
+                }
+            };
+            let _ = retry_reason;
+            std::thread::sleep(self.backoff(attempt));
+            attempt += 1;
+        }
+    }
+
+    fn backoff(&self, attempt: u32) -> Duration {
+        self.opts
+            .backoff
+            .saturating_mul(1 << attempt.min(6))
+            .min(Duration::from_secs(10))
+    }
+
+    fn send_once(
+        &self,
+        agent: &Agent,
+        url: &str,
+        req: &Request<'_>,
+        auth: Option<&str>,
+    ) -> Result<Response<Body>, ureq::Error> {
+        let mut b = http::Request::builder().method(req.method.clone()).uri(url);
+        for (k, v) in &req.headers {
+            b = b.header(*k, v);
+        }
+        if let Some(a) = auth {
+            b = b.header("Authorization", a);
+        }
+        match &req.body {
+            Payload::Empty => agent.run(b.body(())?),
+            Payload::Bytes(bytes) => agent.run(b.body(*bytes)?),
+            Payload::File(path) => {
+                let f = std::fs::File::open(path)?;
+                agent.run(b.body(f)?)
+            }
+        }
+    }
+
+    fn auth_header(&self, registry: &str, scope: &str) -> Option<String> {
+        if let Some(t) = lock(&self.tokens).get(&(registry.to_owned(), scope.to_owned())) {
+            return Some(format!("Bearer {t}"));
+        }
+        if lock(&self.basic).contains(registry) {
+            return self
+                .opts
+                .credentials
+                .get(registry)
+                .map(crate::auth::Credential::basic_header);
+        }
+        None
+    }
+
+    fn answer_challenge(
+        &self,
+        agent: &Agent,
+        registry: &str,
+        scope: &str,
+        resp: &Response<Body>,
+    ) -> Result<()> {
+        let header = resp
+            .headers()
+            .get("www-authenticate")
+            .and_then(|h| h.to_str().ok())
+            .unwrap_or("");
+        let cred = self.opts.credentials.get(registry);
+        match Challenge::parse(header) {
+            Some(Challenge::Basic) => {
+                if cred.is_none() {
+                    return Err(Error::Unauthorized {
+                        registry: registry.to_owned(),
+                        detail: "the registry asks for Basic credentials".to_owned(),
+                    });
+                }
+                lock(&self.basic).insert(registry.to_owned());
+                Ok(())
+            }
+            Some(Challenge::Bearer {
+                realm,
+                service,
+                scope: challenge_scope,
+            }) => {
+                let mut url = format!("{realm}?");
+                if let Some(s) = &service {
+                    url.push_str(&format!("service={}&", query_escape(s)));
+                }
+                let wanted = challenge_scope.as_deref().unwrap_or(scope);
+                url.push_str(&format!("scope={}", query_escape(wanted)));
+                let mut b = agent.get(&url);
+                if let Some(c) = cred {
+                    b = b.header("Authorization", c.basic_header());
+                }
+                let mut resp = b.call().map_err(|e| Error::Http {
+                    op: "fetch token",
+                    url: realm.clone(),
+                    detail: e.to_string(),
+                })?;
+                if !resp.status().is_success() {
+                    return Err(Error::Unauthorized {
+                        registry: registry.to_owned(),
+                        detail: format!("token server {realm} answered {}", resp.status().as_u16()),
+                    });
+                }
+                let text = resp
+                    .body_mut()
+                    .with_config()
+                    .limit(1 << 20)
+                    .read_to_string()
+                    .map_err(|e| Error::Http {
+                        op: "read token",
+                        url: realm.clone(),
+                        detail: e.to_string(),
+                    })?;
+                let v: serde_json::Value =
+                    serde_json::from_str(&text).map_err(|source| Error::Json {
+                        what: format!("token from {realm}"),
+                        source,
+                    })?;
+                let token = v
+                    .get("token")
+                    .or_else(|| v.get("access_token"))
+                    .and_then(|t| t.as_str())
+                    .ok_or_else(|| Error::Unauthorized {
+                        registry: registry.to_owned(),
+                        detail: format!("token server {realm} sent no token"),
+                    })?;
+                lock(&self.tokens)
+                    .insert((registry.to_owned(), scope.to_owned()), token.to_owned());
+                Ok(())
+            }
+            None => Err(Error::Unauthorized {
+                registry: registry.to_owned(),
+                detail: format!("unsupported challenge {header:?}"),
+            }),
+        }
+    }
+
+    /// Checks that the registry speaks the v2 API and that our credentials work.
+    pub fn ping(&self, registry: &str) -> Result<()> {
+        let req = Request {
+            op: "ping",
+            method: http::Method::GET,
+            url: "/v2/".to_owned(),
+            headers: vec![],
+            body: Payload::Empty,
+            access: Access::Pull,
+        };
+        let resp = self.send(registry, "", &req)?;
+        if resp.status().is_success() {
+            Ok(())
+        } else {
+            Err(status_error("ping", &format!("{registry}/v2/"), resp))
+        }
+    }
+
+    /// Fetches a manifest (by tag or digest) with every Accept type husk understands.
+    /// Returns the bytes, the Content-Type, and the digest of the bytes; a digest
+    /// reference and the Docker-Content-Digest header are verified.
+    pub fn get_manifest(
+        &self,
+        r: &Reference,
+        reference: &str,
+    ) -> Result<(Vec<u8>, Option<String>, Digest)> {
+        let url = format!("/v2/{}/manifests/{reference}", r.repository);
+        let req = Request {
+            op: "get manifest",
+            method: http::Method::GET,
+            url: url.clone(),
+            headers: vec![("Accept", MANIFEST_ACCEPT.to_owned())],
+            body: Payload::Empty,
+            access: Access::Pull,
+        };
+        let mut resp = self.send(&r.registry, &r.repository, &req)?;
+        if resp.status() == 404 {
+            return Err(Error::NotFound {
+                what: "manifest",
+                reference: format!("{}@{reference}", r.name()),
+            });
+        }
+        if !resp.status().is_success() {
+            return Err(status_error("get manifest", &url, resp));
+        }
+        let content_type = header(&resp, "content-type");
+        let header_digest = header(&resp, "docker-content-digest");
+        let bytes = resp
+            .body_mut()
+            .with_config()
+            .limit(4 << 20)
+            .read_to_vec()
+            .map_err(|e| Error::Http {
+                op: "read manifest",
+                url: url.clone(),
+                detail: e.to_string(),
+            })?;
+        let actual = Digest::of(&bytes);
+        let what = format!("manifest {}@{reference}", r.name());
+        if let Ok(expected) = Digest::parse(reference) {
+            digest::verify(&what, &expected, &actual)?;
+        }
+        if let Some(h) = header_digest.and_then(|h| Digest::parse(&h).ok()) {
+            digest::verify(&what, &h, &actual)?;
+        }
+        Ok((bytes, content_type, actual))
+    }
+
+    /// Fetches a small blob (an image config) whole, verifying size and digest.
+    pub fn get_blob_bytes(&self, r: &Reference, desc: &Descriptor, max: u64) -> Result<Vec<u8>> {
+        if desc.size > max {
+            return Err(Error::Invalid {
+                op: "fetch blob",
+                reason: format!(
+                    "{} declares {} bytes, more than {max}",
+                    desc.digest, desc.size
+                ),
+            });
+        }
+        let mut reader = HashingReader::new(self.blob_reader(r, desc, 0)?);
+        let mut bytes = Vec::with_capacity(usize::try_from(desc.size).unwrap_or(0));
+        reader.read_to_end(&mut bytes).map_err(|e| Error::Http {
+            op: "read blob",
+            url: format!("{}@{}", r.name(), desc.digest),
+            detail: e.to_string(),
+        })?;
+        let (actual, n) = reader.finish();
+        let what = format!("blob {}", desc.digest);
+        check_size(&what, desc.size, n)?;
+        digest::verify(&what, &desc.digest, &actual)?;
+        Ok(bytes)
+    }
+
+    /// A reader over a blob starting at `offset`, which resumes with Range requests when the
+    /// connection drops, and refuses to yield more than the descriptor's size.
+    pub fn blob_reader<'c>(
+        &'c self,
+        r: &Reference,
+        desc: &Descriptor,
+        offset: u64,
+    ) -> Result<BlobReader<'c>> {
+        let mut b = BlobReader {
+            client: self,
+            registry: r.registry.clone(),
+            repo: r.repository.clone(),
+            url: format!("/v2/{}/blobs/{}", r.repository, desc.digest),
+            size: desc.size,
+            offset,
+            body: None,
+            resumes_left: self.opts.retries,
+            resumes: 0,
+        };
+        if offset < desc.size {
+            b.open()?;
+        }
+        Ok(b)
+    }
+
+    /// Does the repository hold this blob?
+    pub fn blob_exists(&self, r: &Reference, digest: &Digest) -> Result<bool> {
+        let url = format!("/v2/{}/blobs/{digest}", r.repository);
+        let req = Request {
+            op: "check blob",
+            method: http::Method::HEAD,
+            url: url.clone(),
+            headers: vec![],
+            body: Payload::Empty,
+            access: Access::Push,
+        };
+        let resp = self.send(&r.registry, &r.repository, &req)?;
+        match resp.status().as_u16() {
+            200 => Ok(true),
+            404 => Ok(false),
+            _ => Err(status_error("check blob", &url, resp)),
+        }
+    }
+
+    /// Uploads a blob in one PUT (POST to start, PUT with the digest to finish).
+    pub fn upload_blob(&self, r: &Reference, digest: &Digest, body: Payload<'_>) -> Result<()> {
+        let start = format!("/v2/{}/blobs/uploads/", r.repository);
+        let req = Request {
+            op: "start upload",
+            method: http::Method::POST,
+            url: start.clone(),
+            headers: vec![("Content-Length", "0".to_owned())],
+            body: Payload::Empty,
+            access: Access::Push,
+        };
+        let resp = self.send(&r.registry, &r.repository, &req)?;
+        if resp.status() != 202 {
+            return Err(status_error("start upload", &start, resp));
+        }
+        let location = header(&resp, "location").ok_or_else(|| Error::Invalid {
+            op: "start upload",
+            reason: format!("{start}: no Location header"),
+        })?;
+        let sep = if location.contains('?') { '&' } else { '?' };
+        let url = format!(
+            "{location}{sep}digest={}",
+            query_escape(&digest.to_string())
+        );
+        let req = Request {
+            op: "upload blob",
+            method: http::Method::PUT,
+            url: url.clone(),
+            headers: vec![("Content-Type", "application/octet-stream".to_owned())],
+            body,
+            access: Access::Push,
+        };
+        let resp = self.send(&r.registry, &r.repository, &req)?;
+        if resp.status() != 201 {
+            return Err(status_error("upload blob", &url, resp));
+        }
+        Ok(())
+    }
+
+    /// Puts a manifest under `reference` (a tag or its digest).
+    pub fn put_manifest(
+        &self,
+        r: &Reference,
+        reference: &str,
+        media_type: &str,
+        bytes: &[u8],
+    ) -> Result<()> {
+        let url = format!("/v2/{}/manifests/{reference}", r.repository);
+        let req = Request {
+            op: "put manifest",
+            method: http::Method::PUT,
+            url: url.clone(),
+            headers: vec![("Content-Type", media_type.to_owned())],
+            body: Payload::Bytes(bytes),
+            access: Access::Push,
+        };
+        let resp = self.send(&r.registry, &r.repository, &req)?;
+        if !resp.status().is_success() {
+            return Err(status_error("put manifest", &url, resp));
+        }
+        Ok(())
+    }
+}
+
+/// A blob download that survives dropped connections (see [`Client::blob_reader`]).
+pub struct BlobReader<'c> {
+    client: &'c Client,
+    registry: String,
+    repo: String,
+    url: String,
+    size: u64,
+    offset: u64,
+    body: Option<ureq::BodyReader<'static>>,
+    resumes_left: u32,
+    resumes: u32,
+}
+
+impl BlobReader<'_> {
+    /// How many times the download was resumed.
+    pub fn resumes(&self) -> u32 {
+        self.resumes
+    }
+
+    fn open(&mut self) -> Result<()> {
+        let mut headers = vec![];
+        if self.offset > 0 {
+            headers.push(("Range", format!("bytes={}-", self.offset)));
+        }
+        let req = Request {
+            op: "get blob",
+            method: http::Method::GET,
+            url: self.url.clone(),
+            headers,
+            body: Payload::Empty,
+            access: Access::Pull,
+        };
+        let resp = self.client.send(&self.registry, &self.repo, &req)?;
+        let status = resp.status().as_u16();
+        match status {
+            200 | 206 => {}
+            404 => {
+                return Err(Error::NotFound {
+                    what: "blob",
+                    reference: format!("{}/{}", self.registry, self.url),
+                })
+            }
+            _ => return Err(status_error("get blob", &self.url, resp)),
+        }
+        let mut body = resp.into_body().into_reader();
+        if status == 200 && self.offset > 0 {
+            // The server ignored Range: skip what we already have.
+            let skipped =
+                io::copy(&mut (&mut body).take(self.offset), &mut io::sink()).map_err(|e| {
+                    Error::Http {
+                        op: "get blob",
+                        url: self.url.clone(),
+                        detail: e.to_string(),
+                    }
+                })?;
+            if skipped < self.offset {
+                return Err(Error::SizeMismatch {
+                    what: format!("blob {}", self.url),
+                    expected: self.size,
+                    actual: skipped,
+                });
+            }
+        }
+        self.body = Some(body);
+        Ok(())
+    }
+}
+
+impl Read for BlobReader<'_> {
+    fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
+        loop {
+            if self.offset >= self.size {
+                // Anything past the declared size is a size mismatch.
+                let extra = match self.body.as_mut() {
+                    Some(b) => b.read(&mut [0u8; 1]).unwrap_or(0),
+                    None => 0,
+                };
+                if extra > 0 {
+                    return Err(io::Error::other(format!(
+                        "blob {} is larger than its declared {} bytes",
+                        self.url, self.size
+                    )));
+                }
+                return Ok(0);
+            }
+            let Some(body) = self.body.as_mut() else {
+                self.open().map_err(io::Error::other)?;
+                continue;
+            };
+            let want = buf
+                .len()
+                .min(usize::try_from(self.size - self.offset).unwrap_or(usize::MAX));
+            let err = match body.read(&mut buf[..want]) {
+                Ok(0) => io::Error::new(
+                    io::ErrorKind::UnexpectedEof,
+                    "connection closed before the end of the blob",
+                ),
+                Ok(n) => {
+                    self.offset += n as u64;
+                    return Ok(n);
+                }
+                Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
+                Err(e) => e,
+            };
+            if self.resumes_left == 0 {
+                return Err(io::Error::new(
+                    err.kind(),
+                    format!(
+                        "get blob {} at byte {}: {err} (gave up after {} resumes)",
+                        self.url, self.offset, self.resumes
+                    ),
+                ));
+            }
+            self.resumes_left -= 1;
+            self.resumes += 1;
+            self.body = None;
+            std::thread::sleep(self.client.backoff(self.resumes - 1));
+        }
+    }
+}
+
+fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
+    m.lock().unwrap_or_else(std::sync::PoisonError::into_inner)
+}
+
+fn header(resp: &Response<Body>, name: &str) -> Option<String> {
+    resp.headers()
+        .get(name)
+        .and_then(|v| v.to_str().ok())
+        .map(str::to_owned)
+}
+
+/// The registry's error message: the first `errors[].message`, else the body's start.
+fn error_detail(mut resp: Response<Body>) -> String {
+    let text = resp
+        .body_mut()
+        .with_config()
+        .limit(64 << 10)
+        .read_to_string()
+        .unwrap_or_default();
+    if let Ok(v) = serde_json::from_str::<serde_json::Value>(&text) {
+        if let Some(e) = v.get("errors").and_then(|e| e.get(0)) {
+            let code = e.get("code").and_then(|c| c.as_str()).unwrap_or("");
+            let msg = e.get("message").and_then(|c| c.as_str()).unwrap_or("");
+            return format!("{code}: {msg}");
+        }
+    }
+    let t = text.trim();
+    if t.is_empty() {
+        resp.status().canonical_reason().unwrap_or("").to_owned()
+    } else {
+        t.chars().take(200).collect()
+    }
+}
+
+fn status_error(op: &'static str, url: &str, resp: Response<Body>) -> Error {
+    let status = resp.status().as_u16();
+    Error::Status {
+        op,
+        url: url.to_owned(),
+        status,
+        detail: error_detail(resp),
+    }
+}
+
+/// Checks a blob's length against its descriptor.
+pub fn check_size(what: &str, expected: u64, actual: u64) -> Result<()> {
+    if expected == actual {
+        Ok(())
+    } else {
+        Err(Error::SizeMismatch {
+            what: what.to_owned(),
+            expected,
+            actual,
+        })
+    }
+}
+
+fn query_escape(s: &str) -> String {
+    let mut out = String::with_capacity(s.len());
+    for b in s.bytes() {
+        if b.is_ascii_alphanumeric() || b"-_.~".contains(&b) {
+            out.push(b as char);
+        } else {
+            out.push_str(&format!("%{b:02X}"));
+        }
+    }
+    out
+}

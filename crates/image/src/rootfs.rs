@@ -1,0 +1,123 @@
+//! Container root filesystems: an overlay of an image's unpacked layers (lowest last in
+//! `lowerdir`) with a per-container upper and work directory under
+//! `<store>/containers/<id>/`, removed with the container.
+//!
+//! Mounted with the new mount API (fsopen/fsconfig/fsmount/move_mount), adding each lower
+//! dir with `lowerdir+` so the page-sized option limit of mount(2) never caps the layer count.
+
+use std::path::{Path, PathBuf};
+
+use rustix::mount::{
+    fsconfig_create, fsconfig_set_string, fsmount, fsopen, move_mount, unmount, FsMountFlags,
+    FsOpenFlags, MountAttrFlags, MoveMountFlags, UnmountFlags,
+};
+
+use crate::error::{Error, Result};
+use crate::store::{ImageRecord, Store};
+
+/// A mounted container root.
+#[derive(Clone, Debug)]
+pub struct Rootfs {
+    pub container: String,
+    /// The merged view: the container's `/`.
+    pub merged: PathBuf,
+    pub upper: PathBuf,
+    pub work: PathBuf,
+}
+
+fn container_dir(store: &Store, id: &str) -> Result<PathBuf> {
+    let ok = !id.is_empty()
+        && id.len() <= 128
+        && id
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_' || b == b'.')
+        && !id.starts_with('.');
+    if !ok {
+        return Err(Error::Invalid {
+            op: "container rootfs",
+            reason: format!(
+                "container id {id:?} must be 1-128 of [A-Za-z0-9_.-], not starting with ."
+            ),
+        });
+    }
+    Ok(store.root().join("containers").join(id))
+}
+
+/// Mounts the root filesystem of container `id` from `image` (at `<dir>/merged`, or at
+/// `target` when given). The container dir records the image, so `rmi` refuses it.
+pub fn mount_rootfs(
+    store: &Store,
+    id: &str,
+    image: &ImageRecord,
+    target: Option<&Path>,
+) -> Result<Rootfs> {
+    let dir = container_dir(store, id)?;
+    let upper = dir.join("upper");
+    let work = dir.join("work");
+    let merged = target.map_or_else(|| dir.join("merged"), Path::to_path_buf);
+    for d in [&upper, &work, &merged] {
+        std::fs::create_dir_all(d).map_err(Error::io("create", d))?;
+    }
+    std::fs::write(dir.join("image"), image.id.to_string())
+        .map_err(Error::io("write", dir.join("image")))?;
+    let mut lowers: Vec<PathBuf> = Vec::new();
+    for l in image.layers.iter().rev() {
+        if !store.has_layer(&l.chain_id) {
+            return Err(Error::Invalid {
+                op: "mount rootfs",
+                reason: format!(
+                    "layer {} of image {} is not unpacked; pull the image again",
+                    l.chain_id, image.id
+                ),
+            });
+        }
+        lowers.push(store.layer_diff(&l.chain_id));
+    }
+    if lowers.is_empty() {
+        // An image without layers: an empty lower dir.
+        let empty = dir.join("empty");
+        std::fs::create_dir_all(&empty).map_err(Error::io("create", &empty))?;
+        lowers.push(empty);
+    }
+    let fs = fsopen("overlay", FsOpenFlags::FSOPEN_CLOEXEC)
+        .map_err(Error::io("fsopen overlay for", &merged))?;
+    for l in &lowers {
+        fsconfig_set_string(&fs, "lowerdir+", l).map_err(Error::io("add overlay lower dir", l))?;
+    }
+    fsconfig_set_string(&fs, "upperdir", &upper)
+        .map_err(Error::io("set overlay upper dir", &upper))?;
+    fsconfig_set_string(&fs, "workdir", &work).map_err(Error::io("set overlay work dir", &work))?;
+    fsconfig_create(&fs).map_err(Error::io("create overlay for", &merged))?;
+    let mnt = fsmount(&fs, FsMountFlags::FSMOUNT_CLOEXEC, MountAttrFlags::empty())
+        .map_err(Error::io("fsmount overlay for", &merged))?;
+    move_mount(
+        &mnt,
+        "",
+        rustix::fs::CWD,
+        &merged,
+        MoveMountFlags::MOVE_MOUNT_F_EMPTY_PATH,
+    )
+    .map_err(Error::io("move_mount overlay to", &merged))?;
+    Ok(Rootfs {
+        container: id.to_owned(),
+        merged,
+        upper,
+        work,
+    })
+}
+
+/// Unmounts a container's root (lazily, so a busy mount does not block removal) and
+/// removes its upper, work and merged directories.
+pub fn unmount_rootfs(store: &Store, id: &str, target: Option<&Path>) -> Result<()> {
+    let dir = container_dir(store, id)?;
+    let merged = target.map_or_else(|| dir.join("merged"), Path::to_path_buf);
+    match unmount(&merged, UnmountFlags::DETACH) {
+        Ok(()) | Err(rustix::io::Errno::INVAL | rustix::io::Errno::NOENT) => {}
+        Err(e) => return Err(Error::io("unmount", &merged)(e)),
+    }
+    crate::fsutil::remove_tree(&dir).map_err(Error::io("remove container directory", &dir))?;
+    if target.is_some() {
+        let _ = std::fs::remove_dir(&merged);
+    }
+    Ok(())
+}
