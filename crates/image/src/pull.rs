@@ -359,31 +359,26 @@ fn fetch_layer(
     };
     let drained = blob.drain();
     let (blob_digest, blob_size) = blob.finish();
-    let verdict = (|| {
-        if drained.is_ok() {
+    let verdict = match drained {
+        // The stream itself failed (network, 416): what we have may be resumed.
+        Err(e) => Err(io_error(&what, e)),
+        Ok(()) => (|| {
             check_size(&what, layer.size, blob_size)?;
             digest::verify(&what, &layer.digest, &blob_digest)?;
-        }
-        let (stats, diff_id) = unpacked?;
-        drained.map_err(|e| stream_error(&what, &e))?;
-        digest::verify(
-            &format!("{what} (uncompressed, diff_id)"),
-            &layer.diff_id,
-            &diff_id,
-        )?;
-        Ok(stats)
-    })();
+            let (stats, diff_id) = unpacked?;
+            digest::verify(
+                &format!("{what} (uncompressed, diff_id)"),
+                &layer.diff_id,
+                &diff_id,
+            )?;
+            Ok(stats)
+        })(),
+    };
     let stats = match verdict {
         Ok(s) => s,
         Err(e) => {
-            // Corrupt bytes must not be resumed from; a dropped connection may be.
-            if matches!(
-                e,
-                Error::DigestMismatch { .. }
-                    | Error::SizeMismatch { .. }
-                    | Error::Unpack { .. }
-                    | Error::LayerTooLarge { .. }
-            ) {
+            // Corrupt or refused bytes must not be resumed from; a dropped connection may be.
+            if !matches!(e, Error::Http { .. } | Error::Status { .. }) {
                 let _ = std::fs::remove_file(&partial_path);
             }
             return Err(e);
@@ -411,6 +406,23 @@ fn fetch_layer(
         cached: false,
     });
     Ok(())
+}
+
+/// Turns a read error of the layer stream back into the husk error inside it, if any.
+fn io_error(what: &str, e: io::Error) -> Error {
+    if e.get_ref().is_some_and(|inner| inner.is::<Error>()) {
+        if let Some(inner) = e.into_inner() {
+            if let Ok(err) = inner.downcast::<Error>() {
+                return *err;
+            }
+        }
+        return Error::Http {
+            op: "read",
+            url: what.to_owned(),
+            detail: "stream failed".to_owned(),
+        };
+    }
+    stream_error(what, &e)
 }
 
 fn stream_error(what: &str, e: &io::Error) -> Error {

@@ -165,11 +165,13 @@ impl Client {
         let https = format!("https://{host}");
         let may_use_http =
             is_loopback(registry) || self.opts.insecure.iter().any(|r| r == registry);
-        let base = if may_use_http {
-            // Probe: a TLS handshake against a plain-http server fails at once.
-            match agent.get(format!("{https}/v2/")).call() {
-                Ok(_) => https,
-                Err(_) => format!("http://{host}"),
+        let base = if may_use_http && agent.get(format!("{https}/v2/")).call().is_err() {
+            // No TLS there: use http if a registry answers on it; otherwise stay on https
+            // so that requests report the TLS error.
+            let http = format!("http://{host}");
+            match agent.get(format!("{http}/v2/")).call() {
+                Ok(resp) if resp.status() == 200 || resp.status() == 401 => http,
+                _ => https,
             }
         } else {
             https
@@ -604,6 +606,13 @@ impl BlobReader<'_> {
         let status = resp.status().as_u16();
         match status {
             200 | 206 => {}
+            416 => {
+                return Err(Error::SizeMismatch {
+                    what: format!("blob {}", self.url),
+                    expected: self.size,
+                    actual: self.offset,
+                })
+            }
             404 => {
                 return Err(Error::NotFound {
                     what: "blob",
@@ -640,17 +649,7 @@ impl Read for BlobReader<'_> {
     fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
         loop {
             if self.offset >= self.size {
-                // Anything past the declared size is a size mismatch.
-                let extra = match self.body.as_mut() {
-                    Some(b) => b.read(&mut [0u8; 1]).unwrap_or(0),
-                    None => 0,
-                };
-                if extra > 0 {
-                    return Err(io::Error::other(format!(
-                        "blob {} is larger than its declared {} bytes",
-                        self.url, self.size
-                    )));
-                }
+                // Never read past the declared size: a longer blob then fails its digest.
                 return Ok(0);
             }
             let Some(body) = self.body.as_mut() else {

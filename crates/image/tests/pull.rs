@@ -1,0 +1,426 @@
+//! Pulls from Debian's docker-registry on loopback: busybox, many layers with whiteouts,
+//! an index with two platforms, zstd and plain layers, corrupt blobs, Basic auth, TLS,
+//! concurrent pulls.
+#![allow(clippy::unwrap_used)]
+
+mod common;
+
+use std::os::unix::fs::{FileTypeExt, MetadataExt};
+
+use common::{amd64, busybox_layer, layer, push_index, Comp, Image, Registry, Tar, TempDir};
+use husk_image::error::Error;
+use husk_image::manifest::Platform;
+use husk_image::pull::{pull, PullOptions, Quiet};
+use husk_image::store::Store;
+
+fn store(tmp: &TempDir) -> Store {
+    Store::open(&tmp.path().join("root")).unwrap()
+}
+
+/// The store holds no blob, layer or image, and nothing half-done (used after refusals).
+fn assert_store_empty(s: &Store) {
+    for sub in ["blobs/sha256", "layers", "images", "tmp"] {
+        let n = std::fs::read_dir(s.root().join(sub)).unwrap().count();
+        assert_eq!(n, 0, "{sub} should be empty");
+    }
+}
+
+#[test]
+fn pull_busybox_in_one_layer() {
+    let reg = Registry::start();
+    let client = reg.client();
+    let r = reg.reference("husk-test/busybox:1.0");
+    let img = Image::new(vec![busybox_layer(Comp::Gzip)], &amd64());
+    img.push(&client, &r, Some("1.0"));
+
+    let tmp = TempDir::new("pull-busybox");
+    let s = store(&tmp);
+    let rec = pull(&s, &client, &r, &PullOptions::default(), &Quiet).unwrap();
+    assert_eq!(rec.id, img.id());
+    assert_eq!(rec.layers.len(), 1);
+    assert_eq!(
+        rec.repo_digests,
+        vec![format!(
+            "{}/husk-test/busybox@{}",
+            reg.host,
+            img.manifest_digest()
+        )]
+    );
+    let diff = s.layer_diff(&rec.layers[0].chain_id);
+    assert_eq!(
+        std::fs::read(diff.join("bin/busybox")).unwrap(),
+        std::fs::read("/bin/busybox").unwrap()
+    );
+    assert_eq!(
+        std::fs::read_link(diff.join("bin/sh")).unwrap().to_str(),
+        Some("busybox")
+    );
+    assert!(s.has_blob(&img.layers[0].digest));
+    // Found by tag, by short ID and by digest.
+    assert_eq!(s.resolve(&r.to_string()).unwrap().id, rec.id);
+    assert_eq!(s.resolve(rec.id.short()).unwrap().id, rec.id);
+    assert_eq!(
+        s.resolve(&format!(
+            "{}/husk-test/busybox@{}",
+            reg.host,
+            img.manifest_digest()
+        ))
+        .unwrap()
+        .id,
+        rec.id
+    );
+    // A second pull downloads nothing and gives the same image.
+    let again = pull(&s, &client, &r, &PullOptions::default(), &Quiet).unwrap();
+    assert_eq!(again.id, rec.id);
+    assert_eq!(
+        std::fs::read_dir(s.root().join("ingest")).unwrap().count(),
+        0
+    );
+}
+
+/// A base layer with hardlinks, symlinks, xattrs and setuid; a second with whiteouts and
+/// an opaque dir; a third replacing a file.
+pub fn many_layers() -> Image {
+    let base = Tar::new()
+        .dir("etc/", 0o755)
+        .file("etc/passwd", b"root:x:0:0::/root:/bin/sh\n", 0o644)
+        .file("etc/shadow", b"secret", 0o600)
+        .dir("usr/bin/", 0o755)
+        .file_owned("usr/bin/su", b"su", 0o4755, 0, 0, 1_500_000_000)
+        .hardlink("usr/bin/su-link", "usr/bin/su")
+        .symlink("usr/bin/sudo", "su")
+        .file_xattrs("usr/bin/ping", b"ping", &[("user.husk", b"yes")])
+        .dir("var/cache/apt/", 0o755)
+        .file("var/cache/apt/pkgcache.bin", b"cache", 0o644)
+        .dir("opt/", 0o755)
+        .file("opt/old", b"old", 0o644)
+        .finish();
+    let second = Tar::new()
+        .dir("etc/", 0o755)
+        .file("etc/.wh.shadow", b"", 0o644)
+        .dir("var/cache/apt/", 0o755)
+        .file("var/cache/apt/.wh..wh..opq", b"", 0o644)
+        .file("var/cache/apt/new.bin", b"new", 0o644)
+        .finish();
+    let third = Tar::new().file("opt/old", b"replaced", 0o644).finish();
+    Image::new(
+        vec![
+            layer(base, Comp::Gzip),
+            layer(second, Comp::Zstd),
+            layer(third, Comp::None),
+        ],
+        &amd64(),
+    )
+}
+
+#[test]
+fn pull_many_layers_with_whiteouts_zstd_and_plain() {
+    let reg = Registry::start();
+    let client = reg.client();
+    let r = reg.reference("husk-test/many:latest");
+    let img = many_layers();
+    img.push(&client, &r, Some("latest"));
+    let tmp = TempDir::new("pull-many");
+    let s = store(&tmp);
+    let rec = pull(&s, &client, &r, &PullOptions::default(), &Quiet).unwrap();
+    assert_eq!(rec.layers.len(), 3);
+    let l0 = s.layer_diff(&rec.layers[0].chain_id);
+    let l1 = s.layer_diff(&rec.layers[1].chain_id);
+    let l2 = s.layer_diff(&rec.layers[2].chain_id);
+    let su = std::fs::metadata(l0.join("usr/bin/su")).unwrap();
+    assert_eq!(su.mode() & 0o7777, 0o4755);
+    assert_eq!(
+        su.ino(),
+        std::fs::metadata(l0.join("usr/bin/su-link")).unwrap().ino()
+    );
+    assert_eq!(
+        std::fs::read_link(l0.join("usr/bin/sudo"))
+            .unwrap()
+            .to_str(),
+        Some("su")
+    );
+    let mut buf = [0u8; 16];
+    let n = rustix::fs::getxattr(l0.join("usr/bin/ping"), "user.husk", &mut buf).unwrap();
+    assert_eq!(&buf[..n], b"yes");
+    if rustix::process::geteuid().is_root() {
+        let w = std::fs::symlink_metadata(l1.join("etc/shadow")).unwrap();
+        assert!(w.file_type().is_char_device() && w.rdev() == 0);
+        let n = rustix::fs::getxattr(l1.join("var/cache/apt"), "trusted.overlay.opaque", &mut buf)
+            .unwrap();
+        assert_eq!(&buf[..n], b"y");
+    }
+    assert_eq!(std::fs::read(l2.join("opt/old")).unwrap(), b"replaced");
+}
+
+#[test]
+fn pull_index_picks_the_platform() {
+    let reg = Registry::start();
+    let client = reg.client();
+    let r = reg.reference("husk-test/multi:1");
+    let arm = Platform::parse("linux/arm64").unwrap();
+    let img_amd = Image::new(
+        vec![layer(
+            Tar::new().file("arch", b"amd64", 0o644).finish(),
+            Comp::Gzip,
+        )],
+        &amd64(),
+    );
+    let img_arm = Image::new(
+        vec![layer(
+            Tar::new().file("arch", b"arm64", 0o644).finish(),
+            Comp::Gzip,
+        )],
+        &arm,
+    );
+    let index_digest = push_index(
+        &client,
+        &r,
+        "1",
+        &[(&img_amd, amd64()), (&img_arm, arm.clone())],
+    );
+
+    let tmp = TempDir::new("pull-index");
+    let s = store(&tmp);
+    let opts = PullOptions {
+        platform: arm.clone(),
+        ..PullOptions::default()
+    };
+    let rec = pull(&s, &client, &r, &opts, &Quiet).unwrap();
+    assert_eq!(rec.id, img_arm.id());
+    assert_eq!(rec.architecture, "arm64");
+    assert_eq!(
+        rec.repo_digests,
+        vec![format!("{}/husk-test/multi@{index_digest}", reg.host)]
+    );
+    assert_eq!(
+        std::fs::read(s.layer_diff(&rec.layers[0].chain_id).join("arch")).unwrap(),
+        b"arm64"
+    );
+    let rec = pull(
+        &s,
+        &client,
+        &r,
+        &PullOptions {
+            platform: amd64(),
+            ..PullOptions::default()
+        },
+        &Quiet,
+    )
+    .unwrap();
+    assert_eq!(rec.id, img_amd.id());
+    let err = pull(
+        &s,
+        &client,
+        &r,
+        &PullOptions {
+            platform: Platform::parse("linux/s390x").unwrap(),
+            ..PullOptions::default()
+        },
+        &Quiet,
+    )
+    .err()
+    .unwrap();
+    assert!(matches!(err, Error::NoMatchingPlatform { .. }), "{err}");
+    assert!(
+        err.to_string().contains("linux/amd64, linux/arm64"),
+        "{err}"
+    );
+}
+
+#[test]
+fn missing_image_is_not_found() {
+    let reg = Registry::start();
+    let client = reg.client();
+    let tmp = TempDir::new("pull-404");
+    let s = store(&tmp);
+    let err = pull(
+        &s,
+        &client,
+        &reg.reference("husk-test/nothing:1"),
+        &PullOptions::default(),
+        &Quiet,
+    )
+    .err()
+    .unwrap();
+    assert!(matches!(err, Error::NotFound { .. }), "{err}");
+}
+
+fn pushed_busybox(reg: &Registry, name: &str) -> (Image, husk_image::Reference) {
+    let client = reg.client();
+    let r = reg.reference(name);
+    let img = Image::new(vec![busybox_layer(Comp::Gzip)], &amd64());
+    img.push(&client, &r, r.tag.as_deref());
+    (img, r)
+}
+
+#[test]
+fn corrupt_blob_is_refused_and_nothing_stored() {
+    let reg = Registry::start();
+    let (img, r) = pushed_busybox(&reg, "husk-test/corrupt:1");
+    let file = reg.blob_file(&img.layers[0].digest);
+    let mut bytes = std::fs::read(&file).unwrap();
+    let mid = bytes.len() / 2;
+    bytes[mid] ^= 0xff;
+    std::fs::write(&file, &bytes).unwrap();
+    let tmp = TempDir::new("pull-corrupt");
+    let s = store(&tmp);
+    let err = pull(&s, &reg.client(), &r, &PullOptions::default(), &Quiet)
+        .err()
+        .unwrap();
+    assert!(matches!(err, Error::DigestMismatch { .. }), "{err}");
+    assert_store_empty(&s);
+    assert_eq!(
+        std::fs::read_dir(s.root().join("ingest")).unwrap().count(),
+        0,
+        "corrupt bytes must not be kept for resume"
+    );
+}
+
+#[test]
+fn truncated_blob_is_refused() {
+    let reg = Registry::start();
+    let (img, r) = pushed_busybox(&reg, "husk-test/truncated:1");
+    let file = reg.blob_file(&img.layers[0].digest);
+    let bytes = std::fs::read(&file).unwrap();
+    std::fs::write(&file, &bytes[..bytes.len() / 2]).unwrap();
+    let tmp = TempDir::new("pull-truncated");
+    let s = store(&tmp);
+    let err = pull(&s, &reg.client(), &r, &PullOptions::default(), &Quiet)
+        .err()
+        .unwrap();
+    let text = err.to_string();
+    assert!(
+        text.contains(&img.layers[0].digest.to_string()) || text.contains("blobs"),
+        "{text}"
+    );
+    assert_store_empty(&s);
+}
+
+#[test]
+fn wrong_size_is_refused() {
+    let reg = Registry::start();
+    let client = reg.client();
+    let r = reg.reference("husk-test/wrongsize:1");
+    let l = busybox_layer(Comp::Gzip);
+    let diff_ids = vec![l.diff_id.to_string()];
+    for (tag, size) in [
+        ("smaller", l.blob.len() as u64 - 100),
+        ("larger", l.blob.len() as u64 + 100),
+    ] {
+        let img = Image::with_diff_ids(
+            vec![l.clone()],
+            &amd64(),
+            diff_ids.clone(),
+            Some(vec![size]),
+        );
+        img.push(&client, &r, Some(tag));
+        let tmp = TempDir::new("pull-size");
+        let s = store(&tmp);
+        let rt = reg.reference(&format!("husk-test/wrongsize:{tag}"));
+        let err = pull(&s, &client, &rt, &PullOptions::default(), &Quiet)
+            .err()
+            .unwrap();
+        assert!(
+            matches!(
+                err,
+                Error::SizeMismatch { .. } | Error::DigestMismatch { .. } | Error::Http { .. }
+            ),
+            "{tag}: {err}"
+        );
+        assert_store_empty(&s);
+    }
+}
+
+#[test]
+fn wrong_diff_id_is_refused() {
+    let reg = Registry::start();
+    let client = reg.client();
+    let r = reg.reference("husk-test/wrongdiff:1");
+    let l = busybox_layer(Comp::Gzip);
+    let img = Image::with_diff_ids(
+        vec![l],
+        &amd64(),
+        vec![husk_image::Digest::of(b"other").to_string()],
+        None,
+    );
+    img.push(&client, &r, Some("1"));
+    let tmp = TempDir::new("pull-diffid");
+    let s = store(&tmp);
+    let err = pull(&s, &client, &r, &PullOptions::default(), &Quiet)
+        .err()
+        .unwrap();
+    assert!(
+        matches!(err, Error::DigestMismatch { .. }) && err.to_string().contains("diff_id"),
+        "{err}"
+    );
+    assert_store_empty(&s);
+}
+
+#[test]
+fn basic_auth_registry() {
+    if std::process::Command::new("htpasswd")
+        .arg("-h")
+        .output()
+        .is_err()
+    {
+        panic!("htpasswd (Debian package apache2-utils) is needed");
+    }
+    let reg = Registry::start_with(true, false);
+    let (img, r) = pushed_busybox(&reg, "husk-test/private:1");
+    let tmp = TempDir::new("pull-basic");
+    let s = store(&tmp);
+    let anonymous = husk_image::registry::Client::new(husk_image::registry::ClientOptions {
+        retries: 0,
+        certs_dirs: vec![],
+        ..Default::default()
+    });
+    let err = pull(&s, &anonymous, &r, &PullOptions::default(), &Quiet)
+        .err()
+        .unwrap();
+    assert!(matches!(err, Error::Unauthorized { .. }), "{err}");
+    assert!(err.to_string().contains("husk login"), "{err}");
+    let rec = pull(&s, &reg.client(), &r, &PullOptions::default(), &Quiet).unwrap();
+    assert_eq!(rec.id, img.id());
+}
+
+#[test]
+fn tls_registry_with_its_ca() {
+    let reg = Registry::start_with(false, true);
+    let (img, r) = pushed_busybox(&reg, "husk-test/tls:1");
+    let tmp = TempDir::new("pull-tls");
+    let s = store(&tmp);
+    let rec = pull(&s, &reg.client(), &r, &PullOptions::default(), &Quiet).unwrap();
+    assert_eq!(rec.id, img.id());
+}
+
+#[test]
+fn concurrent_pulls_share_the_store() {
+    let reg = Registry::start();
+    let client = reg.client();
+    let r = reg.reference("husk-test/many:concurrent");
+    let img = many_layers();
+    img.push(&client, &r, Some("concurrent"));
+    let tmp = TempDir::new("pull-concurrent");
+    let s = store(&tmp);
+    let results: Vec<_> = std::thread::scope(|sc| {
+        let hs: Vec<_> = (0..4)
+            .map(|_| {
+                let (s, r, reg) = (&s, &r, &reg);
+                sc.spawn(move || pull(s, &reg.client(), r, &PullOptions::default(), &Quiet))
+            })
+            .collect();
+        hs.into_iter().map(|h| h.join().unwrap()).collect()
+    });
+    for res in results {
+        assert_eq!(res.unwrap().id, img.id());
+    }
+    assert_eq!(
+        std::fs::read_dir(s.root().join("layers")).unwrap().count(),
+        3
+    );
+    assert_eq!(std::fs::read_dir(s.root().join("tmp")).unwrap().count(), 0);
+    assert_eq!(
+        std::fs::read_dir(s.root().join("ingest")).unwrap().count(),
+        0
+    );
+}
