@@ -169,6 +169,7 @@ impl<R: Read> Read for HashingReader<R> {
 }
 
 #[cfg(test)]
+#[allow(clippy::unwrap_used)]
 mod tests {
     use super::*;
 

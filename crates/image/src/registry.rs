@@ -166,11 +166,12 @@ impl Client {
         let may_use_http =
             is_loopback(registry) || self.opts.insecure.iter().any(|r| r == registry);
         let base = if may_use_http && agent.get(format!("{https}/v2/")).call().is_err() {
-            // No TLS there: use http if a registry answers on it; otherwise stay on https
-            // so that requests report the TLS error.
+            // No TLS there: use http if an HTTP server answers on it. A TLS server answers
+            // plain http with 400 (its certificate was the problem): stay on https so that
+            // requests report the TLS error.
             let http = format!("http://{host}");
             match agent.get(format!("{http}/v2/")).call() {
-                Ok(resp) if resp.status() == 200 || resp.status() == 401 => http,
+                Ok(resp) if resp.status() != 400 => http,
                 _ => https,
             }
         } else {

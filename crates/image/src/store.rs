@@ -302,11 +302,11 @@ impl Store {
                 .collect();
             match matches.len() {
                 1 => {
-                    return Ok(matches
+                    return matches
                         .into_iter()
                         .next()
                         .map(|(r, _)| r)
-                        .ok_or_else(|| Error::ImageNotFound(s.to_owned()))?)
+                        .ok_or_else(|| Error::ImageNotFound(s.to_owned()))
                 }
                 0 => {}
                 _ => {

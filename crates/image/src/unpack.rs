@@ -183,11 +183,12 @@ impl Unpacker<'_> {
             .mode()
             .map_err(|e| self.err(&show(&raw_path), e.to_string()))?
             & 0o7777;
-        let uid = extra.uid.map_or_else(|| header.uid().map(|v| v as u32), Ok);
-        let gid = extra.gid.map_or_else(|| header.gid().map(|v| v as u32), Ok);
-        let (uid, gid) = match (uid, gid) {
-            (Ok(u), Ok(g)) => (u, g),
-            _ => return Err(self.err(&show(&raw_path), "bad uid/gid field".to_owned())),
+        let id = |pax: Option<u32>, field: io::Result<u64>| {
+            pax.or_else(|| field.ok().and_then(|v| u32::try_from(v).ok()))
+        };
+        let (Some(uid), Some(gid)) = (id(extra.uid, header.uid()), id(extra.gid, header.gid()))
+        else {
+            return Err(self.err(&show(&raw_path), "bad uid/gid field".to_owned()));
         };
         #[allow(clippy::cast_possible_wrap)]
         let mtime = extra

@@ -7,7 +7,9 @@ mod common;
 
 use std::os::unix::fs::{FileTypeExt, MetadataExt};
 
-use common::{amd64, busybox_layer, layer, push_index, Comp, Image, Registry, Tar, TempDir};
+use common::{
+    amd64, busybox_layer, layer, many_layers, push_index, Comp, Image, Registry, Tar, TempDir,
+};
 use husk_image::error::Error;
 use husk_image::manifest::Platform;
 use husk_image::pull::{pull, PullOptions, Quiet};
@@ -76,41 +78,6 @@ fn pull_busybox_in_one_layer() {
         std::fs::read_dir(s.root().join("ingest")).unwrap().count(),
         0
     );
-}
-
-/// A base layer with hardlinks, symlinks, xattrs and setuid; a second with whiteouts and
-/// an opaque dir; a third replacing a file.
-pub fn many_layers() -> Image {
-    let base = Tar::new()
-        .dir("etc/", 0o755)
-        .file("etc/passwd", b"root:x:0:0::/root:/bin/sh\n", 0o644)
-        .file("etc/shadow", b"secret", 0o600)
-        .dir("usr/bin/", 0o755)
-        .file_owned("usr/bin/su", b"su", 0o4755, 0, 0, 1_500_000_000)
-        .hardlink("usr/bin/su-link", "usr/bin/su")
-        .symlink("usr/bin/sudo", "su")
-        .file_xattrs("usr/bin/ping", b"ping", &[("user.husk", b"yes")])
-        .dir("var/cache/apt/", 0o755)
-        .file("var/cache/apt/pkgcache.bin", b"cache", 0o644)
-        .dir("opt/", 0o755)
-        .file("opt/old", b"old", 0o644)
-        .finish();
-    let second = Tar::new()
-        .dir("etc/", 0o755)
-        .file("etc/.wh.shadow", b"", 0o644)
-        .dir("var/cache/apt/", 0o755)
-        .file("var/cache/apt/.wh..wh..opq", b"", 0o644)
-        .file("var/cache/apt/new.bin", b"new", 0o644)
-        .finish();
-    let third = Tar::new().file("opt/old", b"replaced", 0o644).finish();
-    Image::new(
-        vec![
-            layer(base, Comp::Gzip),
-            layer(second, Comp::Zstd),
-            layer(third, Comp::None),
-        ],
-        &amd64(),
-    )
 }
 
 #[test]
