@@ -1,1 +1,77 @@
-fn main(){}
+//! husk-runtime: an OCI runtime with runc's command line. Parses arguments,
+//! calls the runtime library, prints results, and reports errors once.
+
+mod cli;
+mod log;
+mod reexec;
+mod spec;
+
+use clap::Parser;
+use cli::{Cli, Command};
+use husk_runtime::create::CreateRequest;
+use husk_runtime::plan::CreateOptions;
+use husk_runtime::{features, ops, Error};
+use std::path::PathBuf;
+
+fn main() {
+    let cli = Cli::parse();
+    let logger = log::Logger::new(&cli);
+    if cli.command.spawns_container() {
+        // Never run container setup from a binary the container could reach.
+        if let Err(e) = reexec::ensure_sealed_copy() {
+            logger.error(&format!("re-exec from sealed copy: {e}"));
+            std::process::exit(1);
+        }
+    }
+    match dispatch(&cli) {
+        Ok(code) => std::process::exit(code),
+        Err(e) => {
+            logger.error(&e.to_string());
+            std::process::exit(1);
+        }
+    }
+}
+
+fn dispatch(cli: &Cli) -> Result<i32, Error> {
+    let root = &cli.root;
+    match &cli.command {
+        Command::Spec { bundle, rootless } => spec::write_default(bundle, *rootless).map(|()| 0),
+        Command::Create(c) => ops::create(&request(root, c, &c.id)).map(|()| 0),
+        Command::Start { id } => ops::start(root, id).map(|()| 0),
+        Command::Run(r) => ops::run(&request(root, &r.create, &r.create.id), r.detach),
+        Command::State { id } => {
+            let s = ops::state(root, id)?;
+            println!("{}", serde_json::to_string_pretty(&s).unwrap_or_default());
+            Ok(0)
+        }
+        Command::Kill { all, id, signal } => {
+            let sig = cli::parse_signal(signal).ok_or_else(|| Error::Usage(format!("unknown signal {signal:?}")))?;
+            ops::kill(root, id, sig, *all).map(|()| 0)
+        }
+        Command::Delete { force, id } => ops::delete(root, id, *force).map(|()| 0),
+        Command::List { format, quiet } => {
+            print!("{}", cli::format_list(&ops::list(root)?, format, *quiet));
+            Ok(0)
+        }
+        Command::Features => {
+            println!("{}", serde_json::to_string_pretty(&features::features()).unwrap_or_default());
+            Ok(0)
+        }
+    }
+}
+
+fn request(root: &std::path::Path, c: &cli::CreateArgs, id: &str) -> CreateRequest {
+    let listen_fds = std::env::var("LISTEN_FDS").ok().and_then(|v| v.parse::<u32>().ok()).unwrap_or(0);
+    CreateRequest {
+        root: root.to_path_buf(),
+        id: id.to_string(),
+        bundle: c.bundle.clone().unwrap_or_else(|| PathBuf::from(".")),
+        pid_file: c.pid_file.as_ref().map(|p| std::path::absolute(p).unwrap_or_else(|_| p.clone())),
+        console_socket: c.console_socket.clone(),
+        options: CreateOptions {
+            no_pivot: c.no_pivot,
+            preserve_fds: c.preserve_fds,
+            listen_fds,
+        },
+    }
+}

@@ -7,17 +7,18 @@
 //! [`channel`]. [`state`] keeps what survives between commands.
 #![forbid(unsafe_code)]
 
-// pub mod channel;
-// pub mod child;
-// pub mod create;
+pub mod channel;
+pub mod child;
+pub mod create;
 pub mod error;
-// pub mod features;
-// pub mod hooks;
-// pub mod ops;
+pub mod features;
+pub mod hooks;
+pub mod ops;
 pub mod plan;
-// pub mod rootpath;
+pub mod relay;
+pub mod rootpath;
 pub mod spec;
-// pub mod state;
+pub mod state;
 pub mod time;
 
 pub use error::{Error, Result};

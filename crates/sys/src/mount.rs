@@ -142,3 +142,42 @@ pub fn chroot(path: &Path) -> Result<()> {
     check_int(unsafe { libc::chroot(p.as_ptr()) })?;
     Ok(())
 }
+
+/// `fsopen(fstype, FSOPEN_CLOEXEC)`: a filesystem context to configure.
+pub fn fsopen(fstype: &CStr) -> Result<OwnedFd> {
+    // SAFETY: valid C string; integer flags.
+    owned_fd(unsafe { libc::syscall(libc::SYS_fsopen, fstype.as_ptr(), libc::FSOPEN_CLOEXEC) })
+}
+
+fn fsconfig(fd: BorrowedFd<'_>, cmd: libc::c_uint, key: Option<&CStr>, value: Option<&CStr>) -> Result<()> {
+    let opt = |s: Option<&CStr>| s.map_or(std::ptr::null(), CStr::as_ptr);
+    // SAFETY: key and value are NULL or valid C strings; aux is 0.
+    check(unsafe {
+        libc::syscall(libc::SYS_fsconfig, fd.as_raw_fd(), cmd, opt(key), opt(value), 0)
+    })?;
+    Ok(())
+}
+
+/// `fsconfig(FSCONFIG_SET_STRING, key, value)`.
+pub fn fsconfig_set_string(fd: BorrowedFd<'_>, key: &CStr, value: &CStr) -> Result<()> {
+    fsconfig(fd, libc::FSCONFIG_SET_STRING, Some(key), Some(value))
+}
+
+/// `fsconfig(FSCONFIG_SET_FLAG, key)`.
+pub fn fsconfig_set_flag(fd: BorrowedFd<'_>, key: &CStr) -> Result<()> {
+    fsconfig(fd, libc::FSCONFIG_SET_FLAG, Some(key), None)
+}
+
+/// `fsconfig(FSCONFIG_CMD_CREATE)`: create the superblock.
+pub fn fsconfig_create(fd: BorrowedFd<'_>) -> Result<()> {
+    fsconfig(fd, libc::FSCONFIG_CMD_CREATE, None, None)
+}
+
+/// `fsmount(fd, FSMOUNT_CLOEXEC, attrs)`: a detached mount of the created
+/// filesystem, with `MOUNT_ATTR_*` attributes.
+pub fn fsmount(fd: BorrowedFd<'_>, attrs: u64) -> Result<OwnedFd> {
+    // SAFETY: integer arguments on a valid fs context fd.
+    owned_fd(unsafe {
+        libc::syscall(libc::SYS_fsmount, fd.as_raw_fd(), libc::FSMOUNT_CLOEXEC, attrs)
+    })
+}

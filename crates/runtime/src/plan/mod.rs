@@ -26,6 +26,9 @@ pub struct CreateOptions {
     pub no_pivot: bool,
     /// Extra fds (3, 4, ...) passed to the container.
     pub preserve_fds: u32,
+    /// Socket-activation fds (`LISTEN_FDS` in our environment), passed after
+    /// the preserved ones and announced to the container's program.
+    pub listen_fds: u32,
 }
 
 /// The hooks of a container, by stage.
@@ -145,7 +148,13 @@ impl Plan {
             ));
         }
         let sysctl = plan_sysctl(linux.sysctl().as_ref(), &namespaces)?;
-        let process = ProcessPlan::from_spec(spec.process().as_ref(), opts.preserve_fds)?;
+        let mut process = ProcessPlan::from_spec(spec.process().as_ref(), opts.preserve_fds)?;
+        if opts.listen_fds > 0 {
+            process.preserve_fds += opts.listen_fds;
+            for var in [format!("LISTEN_FDS={}", opts.listen_fds), "LISTEN_PID=1".to_string()] {
+                process.env.push(std::ffi::CString::new(var).unwrap_or_default());
+            }
+        }
         let hooks = plan_hooks(spec)?;
         Ok(Plan {
             id: id.to_string(),

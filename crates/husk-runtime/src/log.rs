@@ -1,0 +1,35 @@
+//! Where errors and debug messages go: stderr, and with `--log` a file in
+//! runc's text or JSON format (containerd reads the JSON one).
+
+use crate::cli::Cli;
+use std::io::Write;
+
+/// The configured log sink.
+pub struct Logger {
+    file: Option<std::fs::File>,
+    json: bool,
+}
+
+impl Logger {
+    /// Opens the log file named by `--log`, if any.
+    pub fn new(cli: &Cli) -> Self {
+        let file = cli.log.as_ref().and_then(|p| {
+            std::fs::OpenOptions::new().create(true).append(true).open(p).ok()
+        });
+        Logger { file, json: cli.log_format == "json" }
+    }
+
+    /// Logs an error once: to the log file, and always to stderr.
+    pub fn error(&self, msg: &str) {
+        if let Some(mut f) = self.file.as_ref() {
+            let now = husk_runtime::time::now_rfc3339();
+            let line = if self.json {
+                format!("{}\n", serde_json::json!({"level": "error", "msg": msg, "time": now}))
+            } else {
+                format!("time=\"{now}\" level=error msg={msg:?}\n")
+            };
+            let _ = f.write_all(line.as_bytes());
+        }
+        eprintln!("husk-runtime: {msg}");
+    }
+}

@@ -1,0 +1,23 @@
+//! `spec`: writes a default config.json, like runc's.
+
+use husk_runtime::Error;
+use oci_spec::runtime::Spec;
+use std::path::Path;
+
+/// Writes `<bundle>/config.json`; refuses to overwrite one.
+pub fn write_default(bundle: &Path, rootless: bool) -> Result<(), Error> {
+    let path = bundle.join("config.json");
+    if path.exists() {
+        return Err(Error::Usage(format!("{} exists; remove it first", path.display())));
+    }
+    let mut spec = if rootless {
+        let meta = std::fs::metadata("/proc/self").map_err(|e| Error::io("stat", "/proc/self", e))?;
+        use std::os::unix::fs::MetadataExt;
+        Spec::rootless(meta.uid(), meta.gid())
+    } else {
+        Spec::default()
+    };
+    spec.set_version("1.2.0".to_string());
+    let text = serde_json::to_string_pretty(&spec).map_err(|e| Error::Usage(e.to_string()))?;
+    std::fs::write(&path, text).map_err(|e| Error::io("write", &path, e))
+}

@@ -1,0 +1,112 @@
+//! The process's limits, identity, working directory and exec (runs in init).
+
+use super::{fail, Step, StepContext};
+use crate::plan::Plan;
+use husk_sys::{fs as sysfs, privs, process, Errno};
+use std::ffi::CString;
+use std::os::unix::ffi::OsStrExt;
+use std::path::{Path, PathBuf};
+
+/// `process.rlimits`, set while we still may raise them.
+pub fn set_rlimits(plan: &Plan) -> Step<()> {
+    for &(res, soft, hard) in &plan.process.rlimits {
+        process::setrlimit(res, soft, hard).step(|| format!("setrlimit {res} to {soft}/{hard}"))?;
+    }
+    Ok(())
+}
+
+/// Groups, gid, uid, then the five capability sets. The bounding set is
+/// reduced while we still hold CAP_SETPCAP; keep-caps carries the permitted
+/// set across the uid change so capset can then pick from it.
+pub fn switch_user(plan: &Plan) -> Step<()> {
+    let p = &plan.process;
+    let last = crate::plan::caps::last_cap();
+    privs::set_keep_caps(true).step(|| "prctl PR_SET_KEEPCAPS".into())?;
+    for cap in 0..=last {
+        if p.caps.bounding & (1 << cap) == 0 {
+            privs::drop_bounding(cap).step(|| format!("drop {} from bounding set", crate::plan::caps::name(cap).unwrap_or_default()))?;
+        }
+    }
+    match privs::setgroups(&p.additional_gids) {
+        Ok(()) => {}
+        // In a user namespace where setgroups is denied, an empty list is fine.
+        Err(Errno(libc::EPERM)) if p.additional_gids.is_empty() => {}
+        Err(e) => return Err(e).step(|| "setgroups (process.user.additionalGids)".into()),
+    }
+    privs::set_gid(p.gid).step(|| format!("setgid {} (process.user.gid)", p.gid))?;
+    privs::set_uid(p.uid).step(|| format!("setuid {} (process.user.uid)", p.uid))?;
+    privs::set_keep_caps(false).step(|| "prctl PR_SET_KEEPCAPS".into())?;
+    privs::capset(p.caps.effective, p.caps.permitted, p.caps.inheritable)
+        .step(|| "capset (process.capabilities)".into())?;
+    privs::clear_ambient().step(|| "clear ambient capabilities".into())?;
+    // The kernel only keeps ambient capabilities that are both permitted and
+    // inheritable; like runc, others in the list are skipped, not an error
+    // (runc's default spec lists ambient capabilities without inheritable ones).
+    let raisable = p.caps.ambient & p.caps.permitted & p.caps.inheritable;
+    for cap in 0..=last {
+        if raisable & (1 << cap) != 0 {
+            privs::raise_ambient(cap).step(|| format!("raise ambient {}", crate::plan::caps::name(cap).unwrap_or_default()))?;
+        }
+    }
+    if p.no_new_privs {
+        privs::set_no_new_privs().step(|| "prctl PR_SET_NO_NEW_PRIVS".into())?;
+    }
+    if let Some(mask) = p.umask {
+        process::umask(mask);
+    } else {
+        process::umask(0o022);
+    }
+    Ok(())
+}
+
+/// chdir to `process.cwd` as the container user, then check that the result
+/// lies inside the container's root (a leaked host fd could lead outside).
+pub fn enter_cwd(plan: &Plan) -> Step<()> {
+    let cwd = &plan.process.cwd;
+    let show = cwd.display().to_string();
+    sysfs::chdir(cwd).step(|| format!("chdir to {show} (process.cwd)"))?;
+    match std::env::current_dir() {
+        Ok(p) if p.is_absolute() => Ok(()),
+        _ => Err(fail(format!("chdir to {show} (process.cwd)"), "working directory is outside the container root")),
+    }
+}
+
+/// Looks `args[0]` up the way execvp does, using the container's PATH.
+pub fn find_executable(plan: &Plan) -> Step<CString> {
+    let arg0 = plan.process.args[0].to_bytes();
+    let name = Path::new(std::ffi::OsStr::from_bytes(arg0));
+    let candidates: Vec<PathBuf> = if arg0.contains(&b'/') {
+        vec![name.to_path_buf()]
+    } else {
+        plan.process
+            .path_var
+            .split(':')
+            .map(|d| Path::new(if d.is_empty() { "." } else { d }).join(name))
+            .collect()
+    };
+    for c in &candidates {
+        if let Ok(meta) = std::fs::metadata(c) {
+            use std::os::unix::fs::PermissionsExt;
+            if meta.is_file() && meta.permissions().mode() & 0o111 != 0 {
+                return CString::new(c.as_os_str().as_bytes()).map_err(|_| fail("find args[0]", "NUL in path"));
+            }
+        }
+    }
+    let show = name.display();
+    if arg0.contains(&b'/') {
+        Err(fail(format!("exec {show} (process.args[0])"), "no such executable file"))
+    } else {
+        Err(fail(format!("exec {show} (process.args[0])"), format!("executable file not found in $PATH ({})", plan.process.path_var)))
+    }
+}
+
+/// Reopens the preserved fds to exec and replaces this process with the
+/// user's program.
+pub fn exec(plan: &Plan, exe: &CString) -> Step<std::convert::Infallible> {
+    for fd in 3..3 + plan.process.preserve_fds {
+        let fd = i32::try_from(fd).unwrap_or(i32::MAX);
+        sysfs::clear_cloexec(fd).step(|| format!("keep fd {fd} (--preserve-fds)"))?;
+    }
+    let e = process::execve(exe, &plan.process.args, &plan.process.env);
+    Err(e).step(|| format!("exec {}", exe.to_string_lossy()))
+}

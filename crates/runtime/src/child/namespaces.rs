@@ -1,0 +1,84 @@
+//! Entering namespaces (runs in init). On the fast path clone3 has already
+//! put us in every new namespace; otherwise we join, unshare and maybe fork.
+
+use super::{fail, InitContext, Step, StepContext};
+use crate::channel::Msg;
+use crate::plan::{NsKind, Plan, Strategy};
+use husk_sys::{ns, privs, process};
+use std::os::fd::{AsFd, OwnedFd};
+use std::path::Path;
+
+/// Puts this process (or a forked successor) in all of the container's
+/// namespaces except time, whose offsets are written later.
+pub fn enter(ctx: &InitContext<'_>) -> Step<()> {
+    let plan = ctx.plan;
+    match plan.namespaces.strategy {
+        Strategy::Clone { .. } => {
+            if plan.namespaces.has_own(NsKind::User) {
+                // The parent wrote our maps before sending Go; act as the
+                // namespace's root from here on.
+                become_root()?;
+            }
+        }
+        Strategy::JoinThenUnshare { fork_for_pid } => {
+            for (kind, fd) in &ctx.join_fds {
+                ns::setns(fd.as_fd(), kind.flag()).step(|| format!("join {} namespace", kind.name()))?;
+                if *kind == NsKind::User {
+                    become_root()?;
+                }
+            }
+            if plan.namespaces.has_own(NsKind::User) {
+                ns::unshare(ns::CLONE_NEWUSER).step(|| "unshare user namespace".into())?;
+                ctx.send(&Msg::MapIds { pid: process::getpid() }, &[])?;
+                ctx.expect(&Msg::Continue)?;
+                become_root()?;
+            }
+            let flags = plan
+                .namespaces
+                .new
+                .iter()
+                .filter(|k| !matches!(k, NsKind::User | NsKind::Time))
+                .fold(0, |f, k| f | k.flag());
+            if flags != 0 {
+                ns::unshare(flags).step(|| "unshare namespaces".into())?;
+            }
+            if fork_for_pid {
+                fork_into_pid_namespace(ctx)?;
+            }
+        }
+    }
+    if plan.namespaces.has_own(NsKind::Time) {
+        ns::unshare(ns::CLONE_NEWTIME).step(|| "unshare time namespace".into())?;
+    }
+    Ok(())
+}
+
+/// setresuid/setresgid(0) inside a user namespace whose maps are written.
+fn become_root() -> Step<()> {
+    privs::set_gid(0).step(|| "setresgid 0 in user namespace".into())?;
+    privs::set_uid(0).step(|| "setresuid 0 in user namespace".into())?;
+    Ok(())
+}
+
+/// A pid namespace only applies to children: fork once more; the child goes
+/// on as init, this process hands its pidfd to the parent and exits.
+fn fork_into_pid_namespace(ctx: &InitContext<'_>) -> Step<()> {
+    match process::clone3(0, None).step(|| "fork into pid namespace".into())? {
+        process::Forked::Child => Ok(()),
+        process::Forked::Parent { pidfd, .. } => {
+            let sent = ctx.send(&Msg::InitPid, &[pidfd.as_fd()]);
+            process::exit_now(i32::from(sent.is_err()))
+        }
+    }
+}
+
+/// Writes `linux.timeOffsets` for the new time namespace; they take effect
+/// when we exec (the offsets apply to the namespace our children enter).
+pub fn set_time_offsets(plan: &Plan, proc: &OwnedFd) -> Step<()> {
+    if plan.namespaces.time_offsets.is_empty() {
+        return Ok(());
+    }
+    let file = format!("{}/timens_offsets", process::getpid());
+    super::procfs::write(proc, Path::new(&file), &plan.namespaces.time_offsets)
+        .map_err(|e| fail("write timens_offsets", e.to_string()))
+}

@@ -1,0 +1,59 @@
+//! A trusted procfs handle (runs in init): a fresh proc instance mounted
+//! nowhere, so nothing the container does to its /proc can redirect our
+//! writes. Paths below it are opened without following any symlink and
+//! without crossing into another mount.
+
+use super::{fail, Step, StepContext};
+use crate::plan::Plan;
+use husk_sys::fs::{self as sysfs, O_DIRECTORY, O_PATH, RESOLVE_BENEATH, RESOLVE_NO_MAGICLINKS, RESOLVE_NO_SYMLINKS, RESOLVE_NO_XDEV};
+use husk_sys::{mount, process};
+use std::io::Write;
+use std::os::fd::{AsFd, OwnedFd};
+use std::path::Path;
+
+const PROC_SUPER_MAGIC: i64 = 0x9fa0;
+
+/// Opens a private proc instance, or, where mounting one is not allowed,
+/// the host's /proc after checking that it really is procfs.
+pub fn open_trusted() -> Step<OwnedFd> {
+    let fresh = (|| -> husk_sys::Result<OwnedFd> {
+        let ctx = mount::fsopen(c"proc")?;
+        mount::fsconfig_create(ctx.as_fd())?;
+        mount::fsmount(ctx.as_fd(), mount::attr::NOSUID | mount::attr::NODEV | mount::attr::NOEXEC)
+    })();
+    let fd = match fresh {
+        Ok(fd) => fd,
+        Err(_) => sysfs::open(Path::new("/proc"), O_PATH | O_DIRECTORY, 0).step(|| "open /proc".into())?,
+    };
+    let st = sysfs::fstatfs(fd.as_fd()).step(|| "statfs /proc".into())?;
+    if st.f_type != PROC_SUPER_MAGIC {
+        return Err(fail("open /proc", "not a procfs"));
+    }
+    Ok(fd)
+}
+
+/// Writes `value` to `rel` below the trusted proc handle.
+pub fn write(proc: &OwnedFd, rel: &Path, value: &str) -> std::io::Result<()> {
+    let resolve = RESOLVE_BENEATH | RESOLVE_NO_SYMLINKS | RESOLVE_NO_MAGICLINKS | RESOLVE_NO_XDEV;
+    let fd = sysfs::openat2(proc.as_fd(), rel, sysfs::O_WRONLY, 0, resolve)?;
+    let mut f = std::fs::File::from(fd);
+    f.write_all(value.as_bytes())
+}
+
+/// Applies `linux.sysctl` through /proc/sys.
+pub fn write_sysctls(plan: &Plan, proc: &OwnedFd) -> Step<()> {
+    for (key, value) in &plan.sysctl {
+        let rel = Path::new("sys").join(key);
+        write(proc, &rel, value).map_err(|e| fail(format!("sysctl {}", key.display().to_string().replace('/', ".")), e.to_string()))?;
+    }
+    Ok(())
+}
+
+/// Applies `process.oomScoreAdj`.
+pub fn set_oom_score_adj(plan: &Plan, proc: &OwnedFd) -> Step<()> {
+    let Some(adj) = plan.process.oom_score_adj else {
+        return Ok(());
+    };
+    let rel = format!("{}/oom_score_adj", process::getpid());
+    write(proc, Path::new(&rel), &adj.to_string()).map_err(|e| fail("write oom_score_adj", e.to_string()))
+}

@@ -1,0 +1,185 @@
+//! The commands after create (runs in: parent): start, run, state, kill,
+//! delete, list.
+
+use crate::channel::Msg;
+use crate::create::{self, CreateRequest, Created, Mode};
+use crate::state::{self, Action, ContainerDir, Record, Status};
+use crate::{hooks, relay, Error, Result};
+use husk_sys::{fs as sysfs, process};
+use std::io::Read;
+use std::os::fd::AsFd;
+use std::os::unix::net::UnixStream;
+use std::path::Path;
+use std::time::{Duration, Instant};
+
+/// `create`: sets the container up and leaves it waiting for `start`.
+pub fn create(req: &CreateRequest) -> Result<()> {
+    let mut c = create::create(req, Mode::Create)?;
+    c.init.release();
+    c.dir.keep();
+    Ok(())
+}
+
+/// `start`: releases a created container and returns once its program runs.
+pub fn start(root: &Path, id: &str) -> Result<()> {
+    let dir = ContainerDir::open(root, id)?;
+    let mut rec = dir.load()?;
+    rec.check(Action::Start)?;
+    let mut conn = UnixStream::connect(dir.fd_path("start.sock")).map_err(|e| {
+        Error::Usage(format!("start {id}: the container's init is gone ({e})"))
+    })?;
+    // Init writes an error, or nothing: its end closes when exec succeeds.
+    let mut report = String::new();
+    let _ = conn.read_to_string(&mut report);
+    let _ = std::fs::remove_file(dir.path.join("start.sock"));
+    if !report.trim().is_empty() {
+        rec.status = Status::Stopped;
+        dir.save(&rec)?;
+        return Err(Error::Usage(format!("start {id}: {}", report.trim())));
+    }
+    rec.status = Status::Running;
+    dir.save(&rec)?;
+    run_poststart(&rec);
+    Ok(())
+}
+
+/// Poststart hooks: a failure is a warning, as the spec says.
+fn run_poststart(rec: &Record) {
+    if let Err(e) = hooks::run_all("poststart", &rec.poststart, &rec.oci_state()) {
+        eprintln!("warning: {e}");
+    }
+}
+
+/// `run`: create + start; in the foreground, relay the terminal, forward
+/// signals, wait, delete, and return the exit status.
+pub fn run(req: &CreateRequest, detach: bool) -> Result<i32> {
+    let old_mask = if detach { None } else { Some(create::block_signals()?) };
+    let result = run_inner(req, detach);
+    if let Some(m) = old_mask {
+        let _ = husk_sys::signal::restore(&m);
+    }
+    result
+}
+
+fn run_inner(req: &CreateRequest, detach: bool) -> Result<i32> {
+    let mut c: Created = create::create(req, Mode::Run)?;
+    c.chan.send(&Msg::Start, &[])?;
+    // Exec closes init's end (close-on-exec); a failure arrives as a message.
+    if let Some((Msg::Failed(e), _)) = c.chan.recv()? {
+        return Err(Error::Init(e));
+    }
+    c.record.status = Status::Running;
+    c.dir.save(&c.record)?;
+    run_poststart(&c.record);
+    if detach {
+        c.init.release();
+        c.dir.keep();
+        return Ok(0);
+    }
+    let status = relay::supervise(c.init.pid, &c.init.pidfd, c.console.take())?;
+    c.init.release();
+    c.record.status = Status::Stopped;
+    // Deleting: poststop hooks, then the directory goes with `c.dir`.
+    if let Err(e) = hooks::run_all("poststop", &c.record.poststop, &c.record.oci_state()) {
+        eprintln!("warning: {e}");
+    }
+    c.dir.remove_when_dropped();
+    Ok(status)
+}
+
+/// `state`: the OCI state document.
+pub fn state(root: &Path, id: &str) -> Result<serde_json::Value> {
+    let dir = ContainerDir::open(root, id)?;
+    Ok(dir.load()?.oci_state())
+}
+
+/// `kill`: sends `sig` to init, or with `all` to every process of the
+/// container.
+pub fn kill(root: &Path, id: &str, sig: i32, all: bool) -> Result<()> {
+    let dir = ContainerDir::open(root, id)?;
+    let rec = dir.load()?;
+    if all && rec.status() == Status::Stopped {
+        return Ok(());
+    }
+    rec.check(Action::Kill)?;
+    signal_container(&rec, sig, all)
+}
+
+fn signal_container(rec: &Record, sig: i32, all: bool) -> Result<()> {
+    let pidfd = process::pidfd_open(rec.pid).map_err(|e| Error::sys("pidfd_open", rec.pid, e))?;
+    // The pidfd pins the process: check it is still ours before signalling.
+    if rec.status() == Status::Stopped {
+        return Err(Error::BadState { id: rec.id.clone(), status: "stopped".into(), action: "kill" });
+    }
+    if all {
+        for pid in processes_in_pid_namespace_of(rec.pid) {
+            if pid != rec.pid {
+                let _ = process::kill(pid, sig);
+            }
+        }
+    }
+    process::pidfd_send_signal(pidfd.as_fd(), sig).map_err(|e| Error::sys("kill", format!("container {} (pid {})", rec.id, rec.pid), e))
+}
+
+/// Every process that shares init's pid namespace, when init has one of its
+/// own (else just init).
+fn processes_in_pid_namespace_of(init: i32) -> Vec<i32> {
+    let ns = |pid: i32| std::fs::read_link(format!("/proc/{pid}/ns/pid")).ok();
+    let own = ns(init);
+    let host = ns(process::getpid());
+    if own.is_none() || own == host {
+        return vec![init];
+    }
+    std::fs::read_dir("/proc")
+        .into_iter()
+        .flatten()
+        .flatten()
+        .filter_map(|e| e.file_name().to_str()?.parse::<i32>().ok())
+        .filter(|pid| ns(*pid) == own)
+        .collect()
+}
+
+/// `delete`: removes a stopped (or, with `force`, any) container.
+pub fn delete(root: &Path, id: &str, force: bool) -> Result<()> {
+    let mut dir = match ContainerDir::open(root, id) {
+        Err(Error::NotFound(_)) if force => return Ok(()),
+        r => r?,
+    };
+    let rec = dir.load()?;
+    let status = rec.status();
+    match status {
+        Status::Stopped => {}
+        // Like runc: a created container never ran anything; delete kills it.
+        Status::Created | Status::Creating => kill_and_wait(&rec)?,
+        _ if force => kill_and_wait(&rec)?,
+        _ => rec.check(Action::Delete).map(|_| ())?,
+    }
+    if let Err(e) = hooks::run_all("poststop", &rec.poststop, &rec.oci_state()) {
+        eprintln!("warning: {e}");
+    }
+    dir.remove_when_dropped();
+    Ok(())
+}
+
+fn kill_and_wait(rec: &Record) -> Result<()> {
+    let Ok(pidfd) = process::pidfd_open(rec.pid) else {
+        return Ok(());
+    };
+    if rec.status() == Status::Stopped {
+        return Ok(());
+    }
+    let _ = signal_container(rec, libc::SIGKILL, true);
+    let deadline = Instant::now() + Duration::from_secs(10);
+    while Instant::now() < deadline {
+        let mut fds = [sysfs::poll_in(pidfd.as_fd())];
+        if sysfs::poll(&mut fds, 100).unwrap_or(0) > 0 || rec.status() == Status::Stopped {
+            return Ok(());
+        }
+    }
+    Err(Error::Usage(format!("delete {}: init (pid {}) did not die", rec.id, rec.pid)))
+}
+
+/// `list`: every container under the root.
+pub fn list(root: &Path) -> Result<Vec<Record>> {
+    state::list(root)
+}

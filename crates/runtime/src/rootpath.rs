@@ -1,0 +1,138 @@
+//! Paths inside a container root are hostile: a component may be a symlink
+//! that points anywhere. Everything here resolves through an fd of the root
+//! with `openat2(RESOLVE_IN_ROOT)`, so `..` and absolute symlinks stay inside,
+//! and callers act on the descriptor they got, never on a re-resolved string.
+
+use husk_sys::fs::{self as sysfs, O_DIRECTORY, O_PATH, RESOLVE_IN_ROOT, RESOLVE_NO_MAGICLINKS};
+use husk_sys::{Errno, Result};
+use std::os::fd::{AsFd, BorrowedFd, OwnedFd};
+use std::path::{Component, Path, PathBuf};
+
+const RESOLVE: u64 = RESOLVE_IN_ROOT | RESOLVE_NO_MAGICLINKS;
+
+/// An open container root.
+#[derive(Debug)]
+pub struct Root {
+    fd: OwnedFd,
+}
+
+/// `p` relative to the root (`/a/b` → `a/b`, `/` → `.`).
+fn relative(p: &Path) -> PathBuf {
+    let rel: PathBuf = p
+        .components()
+        .filter(|c| matches!(c, Component::Normal(_) | Component::ParentDir))
+        .collect();
+    if rel.as_os_str().is_empty() {
+        PathBuf::from(".")
+    } else {
+        rel
+    }
+}
+
+impl Root {
+    /// Wraps an fd of the root directory.
+    pub fn new(fd: OwnedFd) -> Self {
+        Root { fd }
+    }
+
+    /// The root directory fd.
+    pub fn fd(&self) -> BorrowedFd<'_> {
+        self.fd.as_fd()
+    }
+
+    /// Opens `p` (absolute, inside the root) with `flags`.
+    pub fn open(&self, p: &Path, flags: i32) -> Result<OwnedFd> {
+        sysfs::openat2(self.fd.as_fd(), &relative(p), flags, 0, RESOLVE)
+    }
+
+    /// Opens `p` with O_PATH, creating missing directories on the way
+    /// (mode 0755) like `mkdir -p`.
+    pub fn mkdir_all(&self, p: &Path) -> Result<OwnedFd> {
+        let rel = relative(p);
+        match self.open(&rel, O_PATH | O_DIRECTORY) {
+            Ok(fd) => return Ok(fd),
+            Err(Errno(libc::ENOENT)) => {}
+            Err(e) => return Err(e),
+        }
+        let mut prefix = PathBuf::new();
+        let mut dir = sysfs::openat2(self.fd.as_fd(), Path::new("."), O_PATH | O_DIRECTORY, 0, RESOLVE)?;
+        for comp in rel.components() {
+            prefix.push(comp);
+            match self.open(&prefix, O_PATH | O_DIRECTORY) {
+                Ok(fd) => dir = fd,
+                Err(Errno(libc::ENOENT)) => {
+                    // One plain name, created inside the directory we hold:
+                    // mkdirat never follows a symlink in its last component.
+                    let Component::Normal(name) = comp else {
+                        return Err(Errno(libc::ENOENT));
+                    };
+                    match sysfs::mkdirat(dir.as_fd(), Path::new(name), 0o755) {
+                        Ok(()) | Err(Errno(libc::EEXIST)) => {}
+                        Err(e) => return Err(e),
+                    }
+                    dir = self.open(&prefix, O_PATH | O_DIRECTORY)?;
+                }
+                Err(e) => return Err(e),
+            }
+        }
+        Ok(dir)
+    }
+
+    /// Opens `p` with O_PATH, creating it as an empty regular file (and its
+    /// parent directories) if it does not exist.
+    pub fn ensure_file(&self, p: &Path) -> Result<OwnedFd> {
+        match self.open(p, O_PATH) {
+            Ok(fd) => return Ok(fd),
+            Err(Errno(libc::ENOENT)) => {}
+            Err(e) => return Err(e),
+        }
+        let rel = relative(p);
+        let name = rel.file_name().ok_or(Errno(libc::EINVAL))?;
+        let parent = self.mkdir_all(rel.parent().unwrap_or(Path::new(".")))?;
+        // O_PATH fds can't be used with mknodat; reopen the parent for real.
+        let parent = sysfs::openat2(parent.as_fd(), Path::new("."), O_DIRECTORY | sysfs::O_RDONLY, 0, RESOLVE)?;
+        match sysfs::mknodat(parent.as_fd(), Path::new(name), libc::S_IFREG | 0o644, 0, 0) {
+            Ok(()) | Err(Errno(libc::EEXIST)) => {}
+            Err(e) => return Err(e),
+        }
+        self.open(p, O_PATH)
+    }
+
+    /// Opens `p`'s parent directory (created if missing) for *at calls, and
+    /// returns it with the final name.
+    pub fn parent_of(&self, p: &Path) -> Result<(OwnedFd, PathBuf)> {
+        let rel = relative(p);
+        let name = PathBuf::from(rel.file_name().ok_or(Errno(libc::EINVAL))?);
+        let parent = self.mkdir_all(rel.parent().unwrap_or(Path::new(".")))?;
+        let parent = sysfs::openat2(parent.as_fd(), Path::new("."), O_DIRECTORY | sysfs::O_RDONLY, 0, RESOLVE)?;
+        Ok((parent, name))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn tmp(name: &str) -> PathBuf {
+        let d = std::env::temp_dir().join(format!("husk-rootpath-{name}-{}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&d);
+        std::fs::create_dir_all(d.join("root")).unwrap();
+        d
+    }
+
+    #[test]
+    fn symlinks_cannot_escape() {
+        let d = tmp("escape");
+        std::os::unix::fs::symlink("/", d.join("root/up")).unwrap();
+        std::os::unix::fs::symlink("../../..", d.join("root/dotdot")).unwrap();
+        let root = Root::new(sysfs::open(&d.join("root"), O_PATH | O_DIRECTORY, 0).unwrap());
+        // Both resolve to the root itself, and new dirs land inside it.
+        root.mkdir_all(Path::new("/up/etc/x")).unwrap();
+        root.mkdir_all(Path::new("/dotdot/y")).unwrap();
+        assert!(d.join("root/etc/x").is_dir());
+        assert!(d.join("root/y").is_dir());
+        root.ensure_file(Path::new("/up/f")).unwrap();
+        assert!(d.join("root/f").is_file());
+        std::fs::remove_dir_all(&d).unwrap();
+    }
+}
