@@ -13,6 +13,7 @@ pub mod reference;
 pub mod registry;
 pub mod rootfs;
 pub mod store;
+pub mod transfer;
 pub mod unpack;
 
 pub use digest::Digest;

@@ -320,7 +320,10 @@ impl Client {
                     url.push_str(&format!("service={}&", query_escape(s)));
                 }
                 let wanted = challenge_scope.as_deref().unwrap_or(scope);
-                url.push_str(&format!("scope={}", query_escape(wanted)));
+                // A ping (`/v2/`) names no repository: ask for a token without a scope.
+                if !wanted.starts_with("repository::") {
+                    url.push_str(&format!("scope={}", query_escape(wanted)));
+                }
                 let mut b = agent.get(&url);
                 if let Some(c) = cred {
                     b = b.header("Authorization", c.basic_header());

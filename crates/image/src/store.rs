@@ -202,6 +202,19 @@ impl Store {
         fsutil::sync_dir(&self.root.join("layers"))
     }
 
+    /// The unpacked size of an image (compressed sizes where a layer has no record).
+    pub fn image_size(&self, rec: &ImageRecord) -> u64 {
+        rec.layers
+            .iter()
+            .map(|l| {
+                std::fs::read(self.layer_path(&l.chain_id).join("layer.json"))
+                    .ok()
+                    .and_then(|b| serde_json::from_slice::<LayerMeta>(&b).ok())
+                    .map_or(l.size, |m| m.unpacked_bytes)
+            })
+            .sum()
+    }
+
     fn image_path(&self, id: &Digest) -> PathBuf {
         self.root.join("images").join(format!("{}.json", id.hex()))
     }
