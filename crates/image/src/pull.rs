@@ -144,6 +144,7 @@ pub fn pull(
     progress: &dyn Progress,
 ) -> Result<ImageRecord> {
     store.clean_tmp();
+    let _adding = store.adding()?;
     let res = resolve(client, r, &opts.platform)?;
     progress.event(Event::Resolved {
         reference: r,

@@ -183,6 +183,21 @@ impl Store {
         FileLock::exclusive(&self.root.join("locks").join(format!("{name}.lock")))
     }
 
+    /// Held (shared) while a pull, load or import adds layers that no record names yet;
+    /// [`Store::gc`] waits for it. Take it before the metadata lock, never after.
+    pub fn adding(&self) -> Result<std::fs::File> {
+        let p = self.root.join("locks/gc.lock");
+        let f = std::fs::OpenOptions::new()
+            .create(true)
+            .truncate(false)
+            .write(true)
+            .open(&p)
+            .map_err(Error::io("open lock", &p))?;
+        rustix::fs::flock(&f, rustix::fs::FlockOperation::LockShared)
+            .map_err(Error::io("lock", &p))?;
+        Ok(f)
+    }
+
     /// Moves a verified, unpacked layer directory into place.
     pub fn commit_layer(&self, tmp: &Path, meta: &LayerMeta) -> Result<()> {
         let bytes = serde_json::to_vec_pretty(meta).map_err(|source| Error::Json {
@@ -413,6 +428,9 @@ impl Store {
 
     /// Removes blobs and layers no image references (holding the metadata lock).
     pub fn gc(&self) -> Result<()> {
+        // Pulls, loads and imports hold this lock shared from their first layer to their
+        // image record: what they have committed but not yet recorded is not garbage.
+        let _gc = self.lock("gc")?;
         let _lock = self.lock("metadata")?;
         let images = self.images()?;
         let mut keep_blobs = std::collections::HashSet::new();

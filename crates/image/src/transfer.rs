@@ -189,6 +189,7 @@ pub fn load(
     progress: &dyn Progress,
 ) -> Result<Vec<(ImageRecord, Vec<String>)>> {
     store.clean_tmp();
+    let _adding = store.adding()?;
     let tmp = RemoveOnDrop::new(store.tmp_path("load"));
     let dir = tmp.path().to_path_buf();
     extract_archive(input, &dir)?;
@@ -521,6 +522,7 @@ pub fn import(
     progress: &dyn Progress,
 ) -> Result<ImageRecord> {
     store.clean_tmp();
+    let _adding = store.adding()?;
     let tmp = RemoveOnDrop::new(store.tmp_path("import"));
     std::fs::create_dir_all(tmp.path()).map_err(Error::io("create", tmp.path()))?;
     let layer_path = tmp.path().join("layer");

@@ -30,6 +30,8 @@ struct Faults {
     refuse_token: bool,
     /// Close blob responses after this many body bytes, this many times.
     drop_blob_after: Option<(usize, u32)>,
+    /// Answer blob requests with a 307 to `/storage/...` (like a registry backed by S3).
+    redirect_blobs: bool,
 }
 
 #[derive(Default)]
@@ -111,7 +113,7 @@ impl Drop for FaultServer {
 
 fn serve(conn: TcpStream, port: u16, state: &Mutex<State>) -> std::io::Result<()> {
     conn.set_nonblocking(false)?;
-    conn.set_read_timeout(Some(Duration::from_secs(5)))?;
+    conn.set_read_timeout(Some(Duration::from_millis(500)))?;
     let mut reader = BufReader::new(conn.try_clone()?);
     let mut line = String::new();
     reader.read_line(&mut line)?;
@@ -155,7 +157,18 @@ fn serve(conn: TcpStream, port: u16, state: &Mutex<State>) -> std::io::Result<()
             br#"{"token":"good-token"}"#,
         );
     }
+    // Blob storage behind a redirect has its own (signed-URL) auth: no token there, and
+    // the client must not send the registry's token to it.
+    if path.starts_with("/storage") && headers.contains_key("authorization") {
+        return respond(
+            &mut out,
+            "400 Bad Request",
+            "",
+            b"registry token leaked to storage",
+        );
+    }
     if st.faults.require_token
+        && !path.starts_with("/storage")
         && headers.get("authorization").map(String::as_str) != Some("Bearer good-token")
     {
         let challenge = format!(
@@ -183,7 +196,16 @@ fn serve(conn: TcpStream, port: u16, state: &Mutex<State>) -> std::io::Result<()
             &body,
         );
     }
-    let Some(blob) = st.blobs.get(&path).cloned() else {
+    if st.faults.redirect_blobs && path.starts_with("/v2/") && path.contains("/blobs/") {
+        return respond(
+            &mut out,
+            "307 Temporary Redirect",
+            &format!("Location: /storage{path}\r\n"),
+            b"",
+        );
+    }
+    let blob_key = path.strip_prefix("/storage").unwrap_or(&path).to_owned();
+    let Some(blob) = st.blobs.get(&blob_key).cloned() else {
         return respond(
             &mut out,
             "404 Not Found",
@@ -397,6 +419,44 @@ fn dropped_connection_is_resumed_with_range() {
     assert_eq!(gets.len(), 4, "{gets:?}");
     assert!(gets[1].ends_with("bytes=100000-"), "{gets:?}");
     assert!(gets[3].ends_with("bytes=300000-"), "{gets:?}");
+}
+
+#[test]
+fn redirects_to_blob_storage_and_resumes_there() {
+    let img = image();
+    let faults = Faults {
+        redirect_blobs: true,
+        drop_blob_after: Some((150_000, 2)),
+        require_token: true,
+        ..Faults::default()
+    };
+    let srv = FaultServer::start(&img, "f/app", faults);
+    let tmp = TempDir::new("fault-redirect");
+    let s = Store::open(tmp.path()).unwrap();
+    let rec = pull(
+        &s,
+        &client(5),
+        &srv.reference("f/app"),
+        &PullOptions::default(),
+        &Quiet,
+    )
+    .unwrap();
+    assert_eq!(rec.id, img.id());
+    let storage: Vec<String> = srv
+        .log()
+        .into_iter()
+        .filter(|l| {
+            l.starts_with(&format!(
+                "GET /storage/v2/f/app/blobs/{}",
+                img.layers[0].digest
+            ))
+        })
+        .collect();
+    assert_eq!(storage.len(), 3, "{storage:?}");
+    assert!(
+        storage[1].ends_with("bytes=150000-") && storage[2].ends_with("bytes=300000-"),
+        "{storage:?}"
+    );
 }
 
 #[test]
