@@ -422,6 +422,8 @@ impl Test {
             "processes left behind: {:?}",
             processes_of(id, bundle)
         );
+        let cgroups = cgroups_named(id);
+        assert!(cgroups.is_empty(), "cgroups left behind: {cgroups:?}");
         let listed = self.rt(&["list", "-q"]);
         assert!(
             !listed.stdout.lines().any(|l| l.trim() == id),
@@ -430,11 +432,52 @@ impl Test {
     }
 }
 
-/// Processes (other than us) whose cwd, root or exe lies in `bundle`, or
-/// whose command line names `id`.
+/// Directories named `id` in the cgroup hierarchies (at most 4 levels deep).
+pub fn cgroups_named(id: &str) -> Vec<PathBuf> {
+    fn walk(dir: &Path, id: &str, depth: u32, found: &mut Vec<PathBuf>) {
+        let Ok(entries) = fs::read_dir(dir) else {
+            return;
+        };
+        for entry in entries.flatten() {
+            if !entry.file_type().is_ok_and(|t| t.is_dir()) {
+                continue;
+            }
+            let path = entry.path();
+            if entry.file_name() == id {
+                found.push(path);
+            } else if depth > 0 {
+                walk(&path, id, depth - 1, found);
+            }
+        }
+    }
+    let mut found = Vec::new();
+    walk(Path::new("/sys/fs/cgroup"), id, 4, &mut found);
+    found
+}
+
+/// Processes (other than us) that belong to container `id` of `bundle`: their
+/// root or cwd is the bundle's rootfs (compared by inode: a pivoted process
+/// sees its root as "/"), a link of theirs (cwd, root, exe, an fd) points
+/// into the bundle or the runtime `root`, their command line names `id`, or
+/// they sit in a cgroup named `id`.
 pub fn processes_of(id: &str, bundle: &Path) -> Vec<String> {
+    processes_of_in(id, bundle, None)
+}
+
+pub fn processes_of_in(id: &str, bundle: &Path, root: Option<&Path>) -> Vec<String> {
+    use std::os::unix::fs::MetadataExt;
     let me = std::process::id().to_string();
-    let bundle_s = bundle.to_string_lossy().into_owned();
+    let mut prefixes = vec![bundle.to_string_lossy().into_owned()];
+    if let Some(r) = root {
+        prefixes.push(r.join(id).to_string_lossy().into_owned());
+    }
+    let under = |p: &Path| {
+        let p = p.to_string_lossy();
+        prefixes.iter().any(|pre| p.starts_with(pre.as_str()))
+    };
+    let rootfs = fs::metadata(bundle.join("rootfs"))
+        .ok()
+        .map(|m| (m.dev(), m.ino()));
     let mut found = Vec::new();
     let Ok(entries) = fs::read_dir("/proc") else {
         return found;
@@ -445,19 +488,40 @@ pub fn processes_of(id: &str, bundle: &Path) -> Vec<String> {
             continue;
         }
         let base = entry.path();
-        let in_bundle = ["cwd", "root", "exe"].iter().any(|l| {
-            fs::read_link(base.join(l)).is_ok_and(|t| t.to_string_lossy().starts_with(&bundle_s))
-        });
-        let cmdline = fs::read(base.join("cmdline")).unwrap_or_default();
-        let cmdline = String::from_utf8_lossy(&cmdline).replace('\0', " ");
-        let names_id = cmdline.split(' ').any(|w| w == id);
-        // A zombie has no cwd/root to read and will be reaped by its parent.
+        // A zombie has no root or fds left and will be reaped by its parent.
         let zombie = fs::read_to_string(base.join("stat")).is_ok_and(|s| {
             s.rsplit(')')
                 .next()
                 .is_some_and(|r| r.trim_start().starts_with('Z'))
         });
-        if (in_bundle || names_id) && !zombie {
+        if zombie {
+            continue;
+        }
+        let same_dir = |link: &str| {
+            fs::metadata(base.join(link))
+                .ok()
+                .is_some_and(|m| Some((m.dev(), m.ino())) == rootfs)
+        };
+        let links = ["cwd", "root", "exe"]
+            .iter()
+            .filter_map(|l| fs::read_link(base.join(l)).ok())
+            .chain(
+                fs::read_dir(base.join("fd"))
+                    .into_iter()
+                    .flatten()
+                    .flatten()
+                    .take(1000)
+                    .filter_map(|e| fs::read_link(e.path()).ok()),
+            )
+            .any(|t| under(&t));
+        let cmdline = fs::read(base.join("cmdline")).unwrap_or_default();
+        let cmdline = String::from_utf8_lossy(&cmdline).replace('\0', " ");
+        let names_id = cmdline.split(' ').any(|w| w == id);
+        let cgroup = fs::read_to_string(base.join("cgroup")).unwrap_or_default();
+        let in_cgroup = cgroup
+            .lines()
+            .any(|l| l.ends_with(&format!("/{id}")) || l.contains(&format!("/{id}/")));
+        if same_dir("root") || same_dir("cwd") || links || names_id || in_cgroup {
             found.push(format!("{pid}: {cmdline}"));
         }
     }
