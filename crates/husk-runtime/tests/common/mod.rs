@@ -414,13 +414,14 @@ impl Test {
             mounts.is_empty(),
             "mounts left under the bundle: {mounts:?}"
         );
+        let root = Some(self.root.as_path());
         let gone = wait_until(Duration::from_secs(3), || {
-            processes_of(id, bundle).is_empty()
+            processes_of_in(id, bundle, root).is_empty()
         });
         assert!(
             gone,
             "processes left behind: {:?}",
-            processes_of(id, bundle)
+            processes_of_in(id, bundle, root)
         );
         let cgroups = cgroups_named(id);
         assert!(cgroups.is_empty(), "cgroups left behind: {cgroups:?}");
