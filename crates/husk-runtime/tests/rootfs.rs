@@ -13,8 +13,7 @@ const EROFS: &str = "errno 30";
 fn mount_line<'a>(out: &'a Out, point: &str) -> &'a str {
     out.stdout
         .lines()
-        .filter(|l| l.split(' ').nth(4) == Some(point))
-        .last()
+        .rfind(|l| l.split(' ').nth(4) == Some(point))
         .unwrap_or_else(|| panic!("no mount at {point}: {out}"))
 }
 
@@ -27,7 +26,7 @@ fn mount_opts(line: &str) -> (Vec<&str>, Vec<&str>) {
     (per_mount, super_opts)
 }
 
-fn fstype<'a>(line: &'a str) -> &'a str {
+fn fstype(line: &str) -> &str {
     let fields: Vec<&str> = line.split(' ').collect();
     let sep = fields.iter().position(|f| *f == "-").unwrap();
     fields[sep + 1]
