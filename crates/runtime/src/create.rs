@@ -72,7 +72,7 @@ impl Drop for InitProcess {
 /// Creates the container up to its start gate.
 pub fn create(req: &CreateRequest, mode: Mode) -> Result<Created> {
     let plan = Plan::load(&req.id, &req.bundle, &req.options)?;
-    let dir = ContainerDir::create(&req.root, &req.id)?;
+    let mut dir = ContainerDir::create(&req.root, &req.id)?;
     let console_sock = match &req.console_socket {
         Some(p) => Some(UnixStream::connect(p).map_err(|e| Error::io("connect console socket", p, e))?),
         None => None,
@@ -100,6 +100,7 @@ pub fn create(req: &CreateRequest, mode: Mode) -> Result<Created> {
     let forked = process::clone3(clone_flags, None).map_err(|e| Error::sys("clone3", "container init", e))?;
     let (pid, pidfd) = match forked {
         process::Forked::Child => {
+            dir.forget_in_child();
             drop(chan);
             drop(console_sock);
             child::run(InitContext::new(&plan, init_chan, gate, join_fds))

@@ -162,7 +162,7 @@ pub fn process_start_time(pid: i32) -> Option<(u64, char)> {
 pub struct ContainerDir {
     pub path: PathBuf,
     pub id: String,
-    dir: OwnedFd,
+    dir: Option<OwnedFd>,
     /// Remove the directory on drop (a create that did not finish).
     remove_on_drop: bool,
 }
@@ -201,9 +201,17 @@ impl ContainerDir {
         Ok(ContainerDir {
             path,
             id: id.to_string(),
-            dir,
+            dir: Some(dir),
             remove_on_drop: false,
         })
+    }
+
+    /// In a forked child: close our copy of the locked fd (the lock belongs
+    /// to the open file, which would otherwise stay locked while the child
+    /// lives) and never remove the directory from here.
+    pub fn forget_in_child(&mut self) {
+        self.dir = None;
+        self.remove_on_drop = false;
     }
 
     /// Keeps the directory when this value is dropped (create succeeded).
@@ -220,7 +228,8 @@ impl ContainerDir {
     /// a unix socket address whatever the length of `--root`.
     pub fn fd_path(&self, name: &str) -> PathBuf {
         use std::os::fd::AsRawFd;
-        PathBuf::from(format!("/proc/self/fd/{}/{name}", self.dir.as_raw_fd()))
+        let fd = self.dir.as_ref().map_or(-1, AsRawFd::as_raw_fd);
+        PathBuf::from(format!("/proc/self/fd/{fd}/{name}"))
     }
 
     /// Reads the state file.
