@@ -567,6 +567,12 @@ fn debug_flag_is_accepted() {
 
 #[test]
 fn commands_on_one_id_serialize() {
+    if is_runc() {
+        // runc 1.1.5: the losers of concurrent starts block forever opening
+        // the exec fifo (no lock around start).
+        eprintln!("skipped: concurrent starts hang under runc 1.1.5");
+        return;
+    }
     let t = Test::new("concurrent");
     let mut b = t.bundle();
     b.probe_args(&["sleep", "60"]);
