@@ -121,11 +121,37 @@ pub fn parse_signal(s: &str) -> Option<i32> {
     let upper = s.to_ascii_uppercase();
     let name = upper.strip_prefix("SIG").unwrap_or(&upper);
     const NAMES: [(&str, i32); 31] = [
-        ("HUP", 1), ("INT", 2), ("QUIT", 3), ("ILL", 4), ("TRAP", 5), ("ABRT", 6), ("IOT", 6),
-        ("BUS", 7), ("FPE", 8), ("KILL", 9), ("USR1", 10), ("SEGV", 11), ("USR2", 12),
-        ("PIPE", 13), ("ALRM", 14), ("TERM", 15), ("STKFLT", 16), ("CHLD", 17), ("CONT", 18),
-        ("STOP", 19), ("TSTP", 20), ("TTIN", 21), ("TTOU", 22), ("URG", 23), ("XCPU", 24),
-        ("XFSZ", 25), ("VTALRM", 26), ("PROF", 27), ("WINCH", 28), ("IO", 29), ("PWR", 30),
+        ("HUP", 1),
+        ("INT", 2),
+        ("QUIT", 3),
+        ("ILL", 4),
+        ("TRAP", 5),
+        ("ABRT", 6),
+        ("IOT", 6),
+        ("BUS", 7),
+        ("FPE", 8),
+        ("KILL", 9),
+        ("USR1", 10),
+        ("SEGV", 11),
+        ("USR2", 12),
+        ("PIPE", 13),
+        ("ALRM", 14),
+        ("TERM", 15),
+        ("STKFLT", 16),
+        ("CHLD", 17),
+        ("CONT", 18),
+        ("STOP", 19),
+        ("TSTP", 20),
+        ("TTIN", 21),
+        ("TTOU", 22),
+        ("URG", 23),
+        ("XCPU", 24),
+        ("XFSZ", 25),
+        ("VTALRM", 26),
+        ("PROF", 27),
+        ("WINCH", 28),
+        ("IO", 29),
+        ("PWR", 30),
     ];
     if let Some((_, n)) = NAMES.iter().find(|(n, _)| *n == name) {
         return Some(*n);
@@ -133,12 +159,21 @@ pub fn parse_signal(s: &str) -> Option<i32> {
     if name == "SYS" {
         return Some(31);
     }
-    let rt = |rest: &str, base: i32| rest.parse::<i32>().ok().map(|k| base + k).filter(|n| (34..=64).contains(n));
+    let rt = |rest: &str, base: i32| {
+        rest.parse::<i32>()
+            .ok()
+            .map(|k| base + k)
+            .filter(|n| (34..=64).contains(n))
+    };
     if let Some(rest) = name.strip_prefix("RTMIN+") {
         return rt(rest, 34);
     }
     if let Some(rest) = name.strip_prefix("RTMAX-") {
-        return rest.parse::<i32>().ok().map(|k| 64 - k).filter(|n| (34..=64).contains(n));
+        return rest
+            .parse::<i32>()
+            .ok()
+            .map(|k| 64 - k)
+            .filter(|n| (34..=64).contains(n));
     }
     None
 }

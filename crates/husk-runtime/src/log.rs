@@ -14,9 +14,16 @@ impl Logger {
     /// Opens the log file named by `--log`, if any.
     pub fn new(cli: &Cli) -> Self {
         let file = cli.log.as_ref().and_then(|p| {
-            std::fs::OpenOptions::new().create(true).append(true).open(p).ok()
+            std::fs::OpenOptions::new()
+                .create(true)
+                .append(true)
+                .open(p)
+                .ok()
         });
-        Logger { file, json: cli.log_format == "json" }
+        Logger {
+            file,
+            json: cli.log_format == "json",
+        }
     }
 
     /// Logs an error once: to the log file, and always to stderr.
@@ -24,7 +31,10 @@ impl Logger {
         if let Some(mut f) = self.file.as_ref() {
             let now = husk_runtime::time::now_rfc3339();
             let line = if self.json {
-                format!("{}\n", serde_json::json!({"level": "error", "msg": msg, "time": now}))
+                format!(
+                    "{}\n",
+                    serde_json::json!({"level": "error", "msg": msg, "time": now})
+                )
             } else {
                 format!("time=\"{now}\" level=error msg={msg:?}\n")
             };

@@ -45,7 +45,8 @@ fn dispatch(cli: &Cli) -> Result<i32, Error> {
             Ok(0)
         }
         Command::Kill { all, id, signal } => {
-            let sig = cli::parse_signal(signal).ok_or_else(|| Error::Usage(format!("unknown signal {signal:?}")))?;
+            let sig = cli::parse_signal(signal)
+                .ok_or_else(|| Error::Usage(format!("unknown signal {signal:?}")))?;
             ops::kill(root, id, sig, *all).map(|()| 0)
         }
         Command::Delete { force, id } => ops::delete(root, id, *force).map(|()| 0),
@@ -54,19 +55,28 @@ fn dispatch(cli: &Cli) -> Result<i32, Error> {
             Ok(0)
         }
         Command::Features => {
-            println!("{}", serde_json::to_string_pretty(&features::features()).unwrap_or_default());
+            println!(
+                "{}",
+                serde_json::to_string_pretty(&features::features()).unwrap_or_default()
+            );
             Ok(0)
         }
     }
 }
 
 fn request(root: &std::path::Path, c: &cli::CreateArgs, id: &str) -> CreateRequest {
-    let listen_fds = std::env::var("LISTEN_FDS").ok().and_then(|v| v.parse::<u32>().ok()).unwrap_or(0);
+    let listen_fds = std::env::var("LISTEN_FDS")
+        .ok()
+        .and_then(|v| v.parse::<u32>().ok())
+        .unwrap_or(0);
     CreateRequest {
         root: root.to_path_buf(),
         id: id.to_string(),
         bundle: c.bundle.clone().unwrap_or_else(|| PathBuf::from(".")),
-        pid_file: c.pid_file.as_ref().map(|p| std::path::absolute(p).unwrap_or_else(|_| p.clone())),
+        pid_file: c
+            .pid_file
+            .as_ref()
+            .map(|p| std::path::absolute(p).unwrap_or_else(|_| p.clone())),
         console_socket: c.console_socket.clone(),
         options: CreateOptions {
             no_pivot: c.no_pivot,

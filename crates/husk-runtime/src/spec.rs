@@ -8,10 +8,14 @@ use std::path::Path;
 pub fn write_default(bundle: &Path, rootless: bool) -> Result<(), Error> {
     let path = bundle.join("config.json");
     if path.exists() {
-        return Err(Error::Usage(format!("{} exists; remove it first", path.display())));
+        return Err(Error::Usage(format!(
+            "{} exists; remove it first",
+            path.display()
+        )));
     }
     let mut spec = if rootless {
-        let meta = std::fs::metadata("/proc/self").map_err(|e| Error::io("stat", "/proc/self", e))?;
+        let meta =
+            std::fs::metadata("/proc/self").map_err(|e| Error::io("stat", "/proc/self", e))?;
         use std::os::unix::fs::MetadataExt;
         Spec::rootless(meta.uid(), meta.gid())
     } else {

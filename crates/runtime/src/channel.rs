@@ -66,24 +66,29 @@ const MAX_MSG: usize = 16 * 1024;
 impl Channel {
     /// Creates a connected pair: (parent end, init end).
     pub fn pair() -> Result<(Channel, Channel)> {
-        let (a, b) = socket::seqpacket_pair().map_err(|e| Error::sys("socketpair", "parent/init channel", e))?;
+        let (a, b) = socket::seqpacket_pair()
+            .map_err(|e| Error::sys("socketpair", "parent/init channel", e))?;
         Ok((Channel { sock: a }, Channel { sock: b }))
     }
 
     /// Sends a message with optional descriptors.
     pub fn send(&self, msg: &Msg, fds: &[BorrowedFd<'_>]) -> Result<()> {
-        let bytes = serde_json::to_vec(msg).map_err(|e| Error::Usage(format!("encode message: {e}")))?;
-        socket::send(self.sock.as_fd(), &bytes, fds).map_err(|e| Error::sys("send", "parent/init channel", e))
+        let bytes =
+            serde_json::to_vec(msg).map_err(|e| Error::Usage(format!("encode message: {e}")))?;
+        socket::send(self.sock.as_fd(), &bytes, fds)
+            .map_err(|e| Error::sys("send", "parent/init channel", e))
     }
 
     /// Receives a message; `None` means the other side closed (or died).
     pub fn recv(&self) -> Result<Option<(Msg, Vec<OwnedFd>)>> {
         let mut buf = vec![0u8; MAX_MSG];
-        let (n, fds) = socket::recv(self.sock.as_fd(), &mut buf).map_err(|e| Error::sys("recv", "parent/init channel", e))?;
+        let (n, fds) = socket::recv(self.sock.as_fd(), &mut buf)
+            .map_err(|e| Error::sys("recv", "parent/init channel", e))?;
         if n == 0 {
             return Ok(None);
         }
-        let msg = serde_json::from_slice(&buf[..n]).map_err(|e| Error::Usage(format!("decode message: {e}")))?;
+        let msg = serde_json::from_slice(&buf[..n])
+            .map_err(|e| Error::Usage(format!("decode message: {e}")))?;
         Ok(Some((msg, fds)))
     }
 

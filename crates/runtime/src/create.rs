@@ -74,17 +74,25 @@ pub fn create(req: &CreateRequest, mode: Mode) -> Result<Created> {
     let plan = Plan::load(&req.id, &req.bundle, &req.options)?;
     let mut dir = ContainerDir::create(&req.root, &req.id)?;
     let console_sock = match &req.console_socket {
-        Some(p) => Some(UnixStream::connect(p).map_err(|e| Error::io("connect console socket", p, e))?),
+        Some(p) => {
+            Some(UnixStream::connect(p).map_err(|e| Error::io("connect console socket", p, e))?)
+        }
         None => None,
     };
     if plan.process.terminal && console_sock.is_none() && mode == Mode::Create {
-        return Err(Error::config("process.terminal", "a terminal needs --console-socket"));
+        return Err(Error::config(
+            "process.terminal",
+            "a terminal needs --console-socket",
+        ));
     }
     let join_fds = open_namespaces(&plan)?;
     let gate = match mode {
         Mode::Create => {
             let p = dir.fd_path("start.sock");
-            Gate::Listener(UnixListener::bind(&p).map_err(|e| Error::io("listen on", dir.path.join("start.sock"), e))?)
+            Gate::Listener(
+                UnixListener::bind(&p)
+                    .map_err(|e| Error::io("listen on", dir.path.join("start.sock"), e))?,
+            )
         }
         Mode::Run => Gate::Channel,
     };
@@ -93,11 +101,13 @@ pub fn create(req: &CreateRequest, mode: Mode) -> Result<Created> {
         Strategy::Clone { flags } => flags,
         Strategy::JoinThenUnshare { .. } => {
             // The real init may be a grandchild: adopt it when its parent exits.
-            process::set_child_subreaper().map_err(|e| Error::sys("prctl", "PR_SET_CHILD_SUBREAPER", e))?;
+            process::set_child_subreaper()
+                .map_err(|e| Error::sys("prctl", "PR_SET_CHILD_SUBREAPER", e))?;
             0
         }
     };
-    let forked = process::clone3(clone_flags, None).map_err(|e| Error::sys("clone3", "container init", e))?;
+    let forked = process::clone3(clone_flags, None)
+        .map_err(|e| Error::sys("clone3", "container init", e))?;
     let (pid, pidfd) = match forked {
         process::Forked::Child => {
             dir.forget_in_child();
@@ -109,8 +119,14 @@ pub fn create(req: &CreateRequest, mode: Mode) -> Result<Created> {
     };
     drop(init_chan);
     drop(gate);
-    let mut first = InitProcess { pid, pidfd, armed: true };
-    if matches!(plan.namespaces.strategy, Strategy::Clone { .. }) && plan.namespaces.has_own(NsKind::User) {
+    let mut first = InitProcess {
+        pid,
+        pidfd,
+        armed: true,
+    };
+    if matches!(plan.namespaces.strategy, Strategy::Clone { .. })
+        && plan.namespaces.has_own(NsKind::User)
+    {
         write_id_maps(&plan, pid)?;
     }
     chan.send(&Msg::Go, &[])?;
@@ -127,12 +143,18 @@ pub fn create(req: &CreateRequest, mode: Mode) -> Result<Created> {
                 chan.send(&Msg::Continue, &[])?;
             }
             Msg::InitPid => {
-                let fd = fds.pop().ok_or_else(|| Error::Usage("init pid message without a pidfd".into()))?;
+                let fd = fds
+                    .pop()
+                    .ok_or_else(|| Error::Usage("init pid message without a pidfd".into()))?;
                 let real = pid_of_pidfd(&fd)?;
                 // The intermediate process exits right after sending this.
                 first.armed = false;
                 let _ = process::wait_exit(first.pid);
-                init = Some(InitProcess { pid: real, pidfd: fd, armed: true });
+                init = Some(InitProcess {
+                    pid: real,
+                    pidfd: fd,
+                    armed: true,
+                });
             }
             Msg::RunHooks => {
                 let p = init.as_ref().map_or(pid, |i| i.pid);
@@ -145,7 +167,9 @@ pub fn create(req: &CreateRequest, mode: Mode) -> Result<Created> {
                 chan.send(&Msg::Continue, &[])?;
             }
             Msg::Console => {
-                let master = fds.pop().ok_or_else(|| Error::Usage("console message without a pty".into()))?;
+                let master = fds
+                    .pop()
+                    .ok_or_else(|| Error::Usage("console message without a pty".into()))?;
                 match &console_sock {
                     Some(s) => husk_sys::socket::send(s.as_fd(), b"/dev/ptmx", &[master.as_fd()])
                         .map_err(|e| Error::sys("send pty to", "console socket", e))?,
@@ -155,7 +179,9 @@ pub fn create(req: &CreateRequest, mode: Mode) -> Result<Created> {
             Msg::Ready => break,
             Msg::Failed(e) => return Err(Error::Init(e)),
             Msg::Go | Msg::Continue | Msg::Start => {
-                return Err(Error::Usage(format!("unexpected message from init: {msg:?}")));
+                return Err(Error::Usage(format!(
+                    "unexpected message from init: {msg:?}"
+                )));
             }
         }
     }
@@ -172,7 +198,14 @@ pub fn create(req: &CreateRequest, mode: Mode) -> Result<Created> {
     if let Some(p) = &req.pid_file {
         write_pid_file(p, init.pid)?;
     }
-    Ok(Created { dir, record, plan, chan, init, console })
+    Ok(Created {
+        dir,
+        record,
+        plan,
+        chan,
+        init,
+        console,
+    })
 }
 
 fn new_record(plan: &Plan, pid: i32) -> Record {
@@ -215,7 +248,8 @@ fn open_namespaces(plan: &Plan) -> Result<Vec<(NsKind, OwnedFd)>> {
         .join
         .iter()
         .map(|(kind, path)| {
-            let fd = sysfs::open(path, sysfs::O_RDONLY, 0).map_err(|e| Error::sys("open namespace", path.display(), e))?;
+            let fd = sysfs::open(path, sysfs::O_RDONLY, 0)
+                .map_err(|e| Error::sys("open namespace", path.display(), e))?;
             Ok((*kind, fd))
         })
         .collect()
@@ -223,10 +257,17 @@ fn open_namespaces(plan: &Plan) -> Result<Vec<(NsKind, OwnedFd)>> {
 
 /// Writes the new user namespace's uid and gid maps for `pid`.
 fn write_id_maps(plan: &Plan, pid: i32) -> Result<()> {
-    for (file, content) in [("uid_map", &plan.namespaces.uid_map), ("gid_map", &plan.namespaces.gid_map)] {
+    for (file, content) in [
+        ("uid_map", &plan.namespaces.uid_map),
+        ("gid_map", &plan.namespaces.gid_map),
+    ] {
         let p = PathBuf::from(format!("/proc/{pid}/{file}"));
         std::fs::write(&p, content.as_bytes()).map_err(|e| {
-            let field = if file == "uid_map" { "linux.uidMappings" } else { "linux.gidMappings" };
+            let field = if file == "uid_map" {
+                "linux.uidMappings"
+            } else {
+                "linux.gidMappings"
+            };
             Error::config(field, format!("writing {}: {e}", p.display()))
         })?;
     }

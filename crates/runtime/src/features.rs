@@ -5,7 +5,9 @@ use serde_json::{json, Value};
 
 /// Builds the features document.
 pub fn features() -> Value {
-    let caps: Vec<String> = (0..=crate::plan::caps::last_cap()).filter_map(crate::plan::caps::name).collect();
+    let caps: Vec<String> = (0..=crate::plan::caps::last_cap())
+        .filter_map(crate::plan::caps::name)
+        .collect();
     json!({
         "ociVersionMin": "1.0.0",
         "ociVersionMax": "1.3.0",

@@ -44,7 +44,9 @@ fn run(kind: &'static str, hook: &Hook, input: &[u8]) -> Result<()> {
         let _ = stdin.write_all(input);
     }
     let pid = child.id().cast_signed();
-    let timeout = hook.timeout().map(|t| Duration::from_secs(u64::try_from(t).unwrap_or(1)));
+    let timeout = hook
+        .timeout()
+        .map(|t| Duration::from_secs(u64::try_from(t).unwrap_or(1)));
     if let Some(limit) = timeout {
         let pidfd = process::pidfd_open(pid).map_err(|e| fail(format!("pidfd_open: {e}")))?;
         let deadline = Instant::now() + limit;

@@ -25,9 +25,8 @@ pub fn start(root: &Path, id: &str) -> Result<()> {
     let dir = ContainerDir::open(root, id)?;
     let mut rec = dir.load()?;
     rec.check(Action::Start)?;
-    let mut conn = UnixStream::connect(dir.fd_path("start.sock")).map_err(|e| {
-        Error::Usage(format!("start {id}: the container's init is gone ({e})"))
-    })?;
+    let mut conn = UnixStream::connect(dir.fd_path("start.sock"))
+        .map_err(|e| Error::Usage(format!("start {id}: the container's init is gone ({e})")))?;
     // Init writes an error, or nothing: its end closes when exec succeeds.
     let mut report = String::new();
     let _ = conn.read_to_string(&mut report);
@@ -53,7 +52,11 @@ fn run_poststart(rec: &Record) {
 /// `run`: create + start; in the foreground, relay the terminal, forward
 /// signals, wait, delete, and return the exit status.
 pub fn run(req: &CreateRequest, detach: bool) -> Result<i32> {
-    let old_mask = if detach { None } else { Some(create::block_signals()?) };
+    let old_mask = if detach {
+        None
+    } else {
+        Some(create::block_signals()?)
+    };
     let result = run_inner(req, detach);
     if let Some(m) = old_mask {
         let _ = husk_sys::signal::restore(&m);
@@ -109,7 +112,11 @@ fn signal_container(rec: &Record, sig: i32, all: bool) -> Result<()> {
     let pidfd = process::pidfd_open(rec.pid).map_err(|e| Error::sys("pidfd_open", rec.pid, e))?;
     // The pidfd pins the process: check it is still ours before signalling.
     if rec.status() == Status::Stopped {
-        return Err(Error::BadState { id: rec.id.clone(), status: "stopped".into(), action: "kill" });
+        return Err(Error::BadState {
+            id: rec.id.clone(),
+            status: "stopped".into(),
+            action: "kill",
+        });
     }
     if all {
         for pid in processes_in_pid_namespace_of(rec.pid) {
@@ -118,7 +125,8 @@ fn signal_container(rec: &Record, sig: i32, all: bool) -> Result<()> {
             }
         }
     }
-    process::pidfd_send_signal(pidfd.as_fd(), sig).map_err(|e| Error::sys("kill", format!("container {} (pid {})", rec.id, rec.pid), e))
+    process::pidfd_send_signal(pidfd.as_fd(), sig)
+        .map_err(|e| Error::sys("kill", format!("container {} (pid {})", rec.id, rec.pid), e))
 }
 
 /// Every process that shares init's pid namespace, when init has one of its
@@ -176,7 +184,10 @@ fn kill_and_wait(rec: &Record) -> Result<()> {
             return Ok(());
         }
     }
-    Err(Error::Usage(format!("delete {}: init (pid {}) did not die", rec.id, rec.pid)))
+    Err(Error::Usage(format!(
+        "delete {}: init (pid {}) did not die",
+        rec.id, rec.pid
+    )))
 }
 
 /// `list`: every container under the root.

@@ -56,7 +56,8 @@ fn wait_loop(pid: i32, pidfd: &OwnedFd, sigfd: &OwnedFd, console: Option<&OwnedF
                 i += 1;
             }
             if stdin_open && fds[i].revents & (POLLIN | POLLHUP) != 0 {
-                let mut out = std::fs::File::from(m.try_clone().map_err(|e| Error::io("dup", "pty", e))?);
+                let mut out =
+                    std::fs::File::from(m.try_clone().map_err(|e| Error::io("dup", "pty", e))?);
                 stdin_open = copy(stdin.as_fd(), &mut out);
             }
         }
@@ -64,9 +65,12 @@ fn wait_loop(pid: i32, pidfd: &OwnedFd, sigfd: &OwnedFd, console: Option<&OwnedF
             // Drain what the container printed last.
             if let (Some(m), true) = (console, master_open) {
                 let mut more = [sysfs::poll_in(m.as_fd())];
-                while sysfs::poll(&mut more, 0).unwrap_or(0) > 0 && copy(m.as_fd(), &mut std::io::stdout()) {}
+                while sysfs::poll(&mut more, 0).unwrap_or(0) > 0
+                    && copy(m.as_fd(), &mut std::io::stdout())
+                {}
             }
-            let exit = process::wait_exit(pid).map_err(|e| Error::sys("wait", format!("pid {pid}"), e))?;
+            let exit =
+                process::wait_exit(pid).map_err(|e| Error::sys("wait", format!("pid {pid}"), e))?;
             return Ok(exit.shell_status());
         }
     }
@@ -76,7 +80,9 @@ fn forward(sig: i32, pidfd: &OwnedFd, console: Option<&OwnedFd>) {
     match sig {
         libc::SIGCHLD => {}
         libc::SIGWINCH => {
-            if let (Some(m), Ok((rows, cols))) = (console, tty::window_size(std::io::stdin().as_fd())) {
+            if let (Some(m), Ok((rows, cols))) =
+                (console, tty::window_size(std::io::stdin().as_fd()))
+            {
                 let _ = tty::set_window_size(m.as_fd(), rows, cols);
             }
         }

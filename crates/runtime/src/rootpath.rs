@@ -55,7 +55,13 @@ impl Root {
             Err(e) => return Err(e),
         }
         let mut prefix = PathBuf::new();
-        let mut dir = sysfs::openat2(self.fd.as_fd(), Path::new("."), O_PATH | O_DIRECTORY, 0, RESOLVE)?;
+        let mut dir = sysfs::openat2(
+            self.fd.as_fd(),
+            Path::new("."),
+            O_PATH | O_DIRECTORY,
+            0,
+            RESOLVE,
+        )?;
         for comp in rel.components() {
             prefix.push(comp);
             match self.open(&prefix, O_PATH | O_DIRECTORY) {
@@ -90,7 +96,13 @@ impl Root {
         let name = rel.file_name().ok_or(Errno(libc::EINVAL))?;
         let parent = self.mkdir_all(rel.parent().unwrap_or(Path::new(".")))?;
         // O_PATH fds can't be used with mknodat; reopen the parent for real.
-        let parent = sysfs::openat2(parent.as_fd(), Path::new("."), O_DIRECTORY | sysfs::O_RDONLY, 0, RESOLVE)?;
+        let parent = sysfs::openat2(
+            parent.as_fd(),
+            Path::new("."),
+            O_DIRECTORY | sysfs::O_RDONLY,
+            0,
+            RESOLVE,
+        )?;
         match sysfs::mknodat(parent.as_fd(), Path::new(name), libc::S_IFREG | 0o644, 0, 0) {
             Ok(()) | Err(Errno(libc::EEXIST)) => {}
             Err(e) => return Err(e),
@@ -104,7 +116,13 @@ impl Root {
         let rel = relative(p);
         let name = PathBuf::from(rel.file_name().ok_or(Errno(libc::EINVAL))?);
         let parent = self.mkdir_all(rel.parent().unwrap_or(Path::new(".")))?;
-        let parent = sysfs::openat2(parent.as_fd(), Path::new("."), O_DIRECTORY | sysfs::O_RDONLY, 0, RESOLVE)?;
+        let parent = sysfs::openat2(
+            parent.as_fd(),
+            Path::new("."),
+            O_DIRECTORY | sysfs::O_RDONLY,
+            0,
+            RESOLVE,
+        )?;
         Ok((parent, name))
     }
 }

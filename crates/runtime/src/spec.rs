@@ -20,7 +20,11 @@ pub fn parse(text: &[u8]) -> std::result::Result<Spec, (String, String)> {
     let mut de = serde_json::Deserializer::from_slice(text);
     serde_path_to_error::deserialize(&mut de).map_err(|e| {
         let field = e.path().to_string();
-        let field = if field == "." { "(document)".into() } else { field };
+        let field = if field == "." {
+            "(document)".into()
+        } else {
+            field
+        };
         (field, e.into_inner().to_string())
     })
 }

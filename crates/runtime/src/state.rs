@@ -236,7 +236,8 @@ impl ContainerDir {
     pub fn load(&self) -> Result<Record> {
         let p = self.path.join("state.json");
         let text = std::fs::read(&p).map_err(|e| Error::io("read", &p, e))?;
-        serde_json::from_slice(&text).map_err(|e| Error::config(p.display().to_string(), e.to_string()))
+        serde_json::from_slice(&text)
+            .map_err(|e| Error::config(p.display().to_string(), e.to_string()))
     }
 
     /// Writes the state file atomically (temp file, fsync, rename).
@@ -245,7 +246,8 @@ impl ContainerDir {
         let dst = self.path.join("state.json");
         let bytes = serde_json::to_vec(rec).map_err(|e| Error::Usage(e.to_string()))?;
         let mut f = std::fs::File::create(&tmp).map_err(|e| Error::io("write", &tmp, e))?;
-        f.write_all(&bytes).map_err(|e| Error::io("write", &tmp, e))?;
+        f.write_all(&bytes)
+            .map_err(|e| Error::io("write", &tmp, e))?;
         std::fs::rename(&tmp, &dst).map_err(|e| Error::io("rename", &dst, e))
     }
 }
@@ -311,7 +313,10 @@ mod tests {
             poststart: vec![],
         };
         assert_eq!(rec.status(), Status::Running);
-        let reused = Record { pid_start: start + 1, ..rec };
+        let reused = Record {
+            pid_start: start + 1,
+            ..rec
+        };
         assert_eq!(reused.status(), Status::Stopped);
     }
 }

@@ -15,9 +15,17 @@ pub fn create_nodes(plan: &Plan, root: &Root) -> Step<()> {
     for d in &plan.devices {
         let show = d.path.display().to_string();
         let (parent, name) = root.parent_of(&d.path).step(|| format!("create {show}"))?;
-        match sysfs::mknodat(parent.as_fd(), &name, d.file_type | d.mode, d.major, d.minor) {
+        match sysfs::mknodat(
+            parent.as_fd(),
+            &name,
+            d.file_type | d.mode,
+            d.major,
+            d.minor,
+        ) {
             Ok(()) => {
-                let node = root.open(&d.path, O_PATH | O_NOFOLLOW).step(|| format!("open {show}"))?;
+                let node = root
+                    .open(&d.path, O_PATH | O_NOFOLLOW)
+                    .step(|| format!("open {show}"))?;
                 sysfs::fchown(node.as_fd(), d.uid, d.gid).step(|| format!("chown {show}"))?;
             }
             Err(Errno(libc::EEXIST)) => {}
@@ -32,10 +40,17 @@ fn bind_host_device(d: &DevicePlan, root: &Root) -> Step<()> {
     let show = d.path.display().to_string();
     let host = sysfs::open(&d.path, O_PATH | O_NOFOLLOW, 0).step(|| format!("open host {show}"))?;
     let st = sysfs::fstat(host.as_fd()).step(|| format!("stat host {show}"))?;
-    if st.st_mode & libc::S_IFMT != d.file_type || sysfs::major_minor(st.st_rdev) != (d.major, d.minor) {
-        return Err(fail(format!("bind host {show}"), "host file is not the expected device"));
+    if st.st_mode & libc::S_IFMT != d.file_type
+        || sysfs::major_minor(st.st_rdev) != (d.major, d.minor)
+    {
+        return Err(fail(
+            format!("bind host {show}"),
+            "host file is not the expected device",
+        ));
     }
-    let target = root.ensure_file(&d.path).step(|| format!("create {show}"))?;
+    let target = root
+        .ensure_file(&d.path)
+        .step(|| format!("create {show}"))?;
     let tree = mount::clone_tree(host.as_fd(), false).step(|| format!("bind host {show}"))?;
     mount::move_mount_onto(tree.as_fd(), target.as_fd()).step(|| format!("bind host {show}"))
 }
@@ -51,7 +66,9 @@ pub fn create_links(root: &Root) -> Step<()> {
         ("pts/ptmx", "/dev/ptmx"),
     ];
     for (target, link) in LINKS {
-        let (parent, name) = root.parent_of(Path::new(link)).step(|| format!("create {link}"))?;
+        let (parent, name) = root
+            .parent_of(Path::new(link))
+            .step(|| format!("create {link}"))?;
         match sysfs::symlinkat(Path::new(target), parent.as_fd(), &name) {
             Ok(()) | Err(Errno(libc::EEXIST)) => {}
             Err(e) => return Err(e).step(|| format!("symlink {link}")),
@@ -64,8 +81,12 @@ pub fn create_links(root: &Root) -> Step<()> {
 /// character device 1:3: masking with anything else could expose or clobber
 /// a file, and an image may ship a /dev/null that is a symlink or a file.
 pub fn trusted_dev_null() -> Step<OwnedFd> {
-    let root = Root::new(sysfs::open(Path::new("/"), O_PATH | sysfs::O_DIRECTORY, 0).step(|| "open /".into())?);
-    let fd = root.open(Path::new("/dev/null"), O_PATH | O_NOFOLLOW).step(|| "open /dev/null".into())?;
+    let root = Root::new(
+        sysfs::open(Path::new("/"), O_PATH | sysfs::O_DIRECTORY, 0).step(|| "open /".into())?,
+    );
+    let fd = root
+        .open(Path::new("/dev/null"), O_PATH | O_NOFOLLOW)
+        .step(|| "open /dev/null".into())?;
     let st = sysfs::fstat(fd.as_fd()).step(|| "stat /dev/null".into())?;
     if st.st_mode & libc::S_IFMT != libc::S_IFCHR || sysfs::major_minor(st.st_rdev) != (1, 3) {
         return Err(fail("verify /dev/null", "not the character device 1:3"));
@@ -77,7 +98,9 @@ pub fn trusted_dev_null() -> Step<OwnedFd> {
 /// /dev/console from the fd (never by path), makes it our controlling
 /// terminal and stdio, and returns the master for the parent.
 pub fn setup_console(plan: &Plan) -> Step<OwnedFd> {
-    let root = Root::new(sysfs::open(Path::new("/"), O_PATH | sysfs::O_DIRECTORY, 0).step(|| "open /".into())?);
+    let root = Root::new(
+        sysfs::open(Path::new("/"), O_PATH | sysfs::O_DIRECTORY, 0).step(|| "open /".into())?,
+    );
     let master = root
         .open(Path::new("/dev/pts/ptmx"), O_RDWR | O_NOCTTY)
         .or_else(|_| root.open(Path::new("/dev/ptmx"), O_RDWR | O_NOCTTY))
@@ -91,9 +114,12 @@ pub fn setup_console(plan: &Plan) -> Step<OwnedFd> {
     if let Some((rows, cols)) = plan.process.console_size {
         tty::set_window_size(peer.as_fd(), rows, cols).step(|| "set console size".into())?;
     }
-    let console = root.ensure_file(Path::new("/dev/console")).step(|| "create /dev/console".into())?;
+    let console = root
+        .ensure_file(Path::new("/dev/console"))
+        .step(|| "create /dev/console".into())?;
     let tree = mount::clone_tree(peer.as_fd(), false).step(|| "bind pty on /dev/console".into())?;
-    mount::move_mount_onto(tree.as_fd(), console.as_fd()).step(|| "bind pty on /dev/console".into())?;
+    mount::move_mount_onto(tree.as_fd(), console.as_fd())
+        .step(|| "bind pty on /dev/console".into())?;
     process::setsid().step(|| "setsid".into())?;
     tty::set_controlling_terminal(peer.as_fd()).step(|| "set controlling terminal".into())?;
     for n in 0..3 {

@@ -24,7 +24,12 @@ pub fn switch_user(plan: &Plan) -> Step<()> {
     privs::set_keep_caps(true).step(|| "prctl PR_SET_KEEPCAPS".into())?;
     for cap in 0..=last {
         if p.caps.bounding & (1 << cap) == 0 {
-            privs::drop_bounding(cap).step(|| format!("drop {} from bounding set", crate::plan::caps::name(cap).unwrap_or_default()))?;
+            privs::drop_bounding(cap).step(|| {
+                format!(
+                    "drop {} from bounding set",
+                    crate::plan::caps::name(cap).unwrap_or_default()
+                )
+            })?;
         }
     }
     match privs::setgroups(&p.additional_gids) {
@@ -45,7 +50,12 @@ pub fn switch_user(plan: &Plan) -> Step<()> {
     let raisable = p.caps.ambient & p.caps.permitted & p.caps.inheritable;
     for cap in 0..=last {
         if raisable & (1 << cap) != 0 {
-            privs::raise_ambient(cap).step(|| format!("raise ambient {}", crate::plan::caps::name(cap).unwrap_or_default()))?;
+            privs::raise_ambient(cap).step(|| {
+                format!(
+                    "raise ambient {}",
+                    crate::plan::caps::name(cap).unwrap_or_default()
+                )
+            })?;
         }
     }
     if p.no_new_privs {
@@ -67,7 +77,10 @@ pub fn enter_cwd(plan: &Plan) -> Step<()> {
     sysfs::chdir(cwd).step(|| format!("chdir to {show} (process.cwd)"))?;
     match std::env::current_dir() {
         Ok(p) if p.is_absolute() => Ok(()),
-        _ => Err(fail(format!("chdir to {show} (process.cwd)"), "working directory is outside the container root")),
+        _ => Err(fail(
+            format!("chdir to {show} (process.cwd)"),
+            "working directory is outside the container root",
+        )),
     }
 }
 
@@ -88,15 +101,25 @@ pub fn find_executable(plan: &Plan) -> Step<CString> {
         if let Ok(meta) = std::fs::metadata(c) {
             use std::os::unix::fs::PermissionsExt;
             if meta.is_file() && meta.permissions().mode() & 0o111 != 0 {
-                return CString::new(c.as_os_str().as_bytes()).map_err(|_| fail("find args[0]", "NUL in path"));
+                return CString::new(c.as_os_str().as_bytes())
+                    .map_err(|_| fail("find args[0]", "NUL in path"));
             }
         }
     }
     let show = name.display();
     if arg0.contains(&b'/') {
-        Err(fail(format!("exec {show} (process.args[0])"), "no such executable file"))
+        Err(fail(
+            format!("exec {show} (process.args[0])"),
+            "no such executable file",
+        ))
     } else {
-        Err(fail(format!("exec {show} (process.args[0])"), format!("executable file not found in $PATH ({})", plan.process.path_var)))
+        Err(fail(
+            format!("exec {show} (process.args[0])"),
+            format!(
+                "executable file not found in $PATH ({})",
+                plan.process.path_var
+            ),
+        ))
     }
 }
 

@@ -71,7 +71,12 @@ pub struct InitContext<'a> {
 
 impl<'a> InitContext<'a> {
     /// Bundles what init needs.
-    pub fn new(plan: &'a Plan, chan: Channel, gate: Gate, join_fds: Vec<(NsKind, OwnedFd)>) -> Self {
+    pub fn new(
+        plan: &'a Plan,
+        chan: Channel,
+        gate: Gate,
+        join_fds: Vec<(NsKind, OwnedFd)>,
+    ) -> Self {
         InitContext {
             plan,
             chan,
@@ -82,14 +87,19 @@ impl<'a> InitContext<'a> {
     }
 
     fn send(&self, msg: &Msg, fds: &[std::os::fd::BorrowedFd<'_>]) -> Step<()> {
-        self.chan.send(msg, fds).map_err(|e| fail("talk to parent", e.to_string()))
+        self.chan
+            .send(msg, fds)
+            .map_err(|e| fail("talk to parent", e.to_string()))
     }
 
     /// Waits for the parent's `Continue` (or `Go`/`Start`, as `want`).
     fn expect(&self, want: &Msg) -> Step<Vec<OwnedFd>> {
         match self.chan.recv() {
             Ok(Some((m, fds))) if &m == want => Ok(fds),
-            Ok(Some((m, _))) => Err(fail("talk to parent", format!("expected {want:?}, got {m:?}"))),
+            Ok(Some((m, _))) => Err(fail(
+                "talk to parent",
+                format!("expected {want:?}, got {m:?}"),
+            )),
             Ok(None) => Err(fail("talk to parent", "parent went away")),
             Err(e) => Err(fail("talk to parent", e.to_string())),
         }
@@ -135,8 +145,12 @@ fn setup_and_exec(ctx: &InitContext<'_>) -> Step<Infallible> {
     // Runtime hooks see the container's namespaces and mounts, before pivot.
     ctx.send(&Msg::RunHooks, &[])?;
     ctx.expect(&Msg::Continue)?;
-    crate::hooks::run_all("createContainer", &plan.hooks.create_container, &hook_state(plan, "created"))
-        .map_err(|e| fail("createContainer hook", e.to_string()))?;
+    crate::hooks::run_all(
+        "createContainer",
+        &plan.hooks.create_container,
+        &hook_state(plan, "created"),
+    )
+    .map_err(|e| fail("createContainer hook", e.to_string()))?;
     rootfs::enter_root(plan, root)?;
     // Masks are bound from a verified /dev/null, through its fd.
     let dev_null = devices::trusted_dev_null()?;
@@ -160,8 +174,12 @@ fn setup_and_exec(ctx: &InitContext<'_>) -> Step<Infallible> {
     sysfs::cloexec_from(3).step(|| "close_range".into())?;
     ctx.send(&Msg::Ready, &[])?;
     wait_at_gate(ctx)?;
-    crate::hooks::run_all("startContainer", &plan.hooks.start_container, &hook_state(plan, "created"))
-        .map_err(|e| fail("startContainer hook", e.to_string()))?;
+    crate::hooks::run_all(
+        "startContainer",
+        &plan.hooks.start_container,
+        &hook_state(plan, "created"),
+    )
+    .map_err(|e| fail("startContainer hook", e.to_string()))?;
     identity::exec(plan, &exe)
 }
 

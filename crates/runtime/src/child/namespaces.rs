@@ -22,14 +22,20 @@ pub fn enter(ctx: &InitContext<'_>) -> Step<()> {
         }
         Strategy::JoinThenUnshare { fork_for_pid } => {
             for (kind, fd) in &ctx.join_fds {
-                ns::setns(fd.as_fd(), kind.flag()).step(|| format!("join {} namespace", kind.name()))?;
+                ns::setns(fd.as_fd(), kind.flag())
+                    .step(|| format!("join {} namespace", kind.name()))?;
                 if *kind == NsKind::User {
                     become_root()?;
                 }
             }
             if plan.namespaces.has_own(NsKind::User) {
                 ns::unshare(ns::CLONE_NEWUSER).step(|| "unshare user namespace".into())?;
-                ctx.send(&Msg::MapIds { pid: process::getpid() }, &[])?;
+                ctx.send(
+                    &Msg::MapIds {
+                        pid: process::getpid(),
+                    },
+                    &[],
+                )?;
                 ctx.expect(&Msg::Continue)?;
                 become_root()?;
             }

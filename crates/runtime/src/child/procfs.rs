@@ -5,7 +5,10 @@
 
 use super::{fail, Step, StepContext};
 use crate::plan::Plan;
-use husk_sys::fs::{self as sysfs, O_DIRECTORY, O_PATH, RESOLVE_BENEATH, RESOLVE_NO_MAGICLINKS, RESOLVE_NO_SYMLINKS, RESOLVE_NO_XDEV};
+use husk_sys::fs::{
+    self as sysfs, O_DIRECTORY, O_PATH, RESOLVE_BENEATH, RESOLVE_NO_MAGICLINKS,
+    RESOLVE_NO_SYMLINKS, RESOLVE_NO_XDEV,
+};
 use husk_sys::{mount, process};
 use std::io::Write;
 use std::os::fd::{AsFd, OwnedFd};
@@ -19,11 +22,16 @@ pub fn open_trusted() -> Step<OwnedFd> {
     let fresh = (|| -> husk_sys::Result<OwnedFd> {
         let ctx = mount::fsopen(c"proc")?;
         mount::fsconfig_create(ctx.as_fd())?;
-        mount::fsmount(ctx.as_fd(), mount::attr::NOSUID | mount::attr::NODEV | mount::attr::NOEXEC)
+        mount::fsmount(
+            ctx.as_fd(),
+            mount::attr::NOSUID | mount::attr::NODEV | mount::attr::NOEXEC,
+        )
     })();
     let fd = match fresh {
         Ok(fd) => fd,
-        Err(_) => sysfs::open(Path::new("/proc"), O_PATH | O_DIRECTORY, 0).step(|| "open /proc".into())?,
+        Err(_) => {
+            sysfs::open(Path::new("/proc"), O_PATH | O_DIRECTORY, 0).step(|| "open /proc".into())?
+        }
     };
     let st = sysfs::fstatfs(fd.as_fd()).step(|| "statfs /proc".into())?;
     if st.f_type != PROC_SUPER_MAGIC {
@@ -44,7 +52,12 @@ pub fn write(proc: &OwnedFd, rel: &Path, value: &str) -> std::io::Result<()> {
 pub fn write_sysctls(plan: &Plan, proc: &OwnedFd) -> Step<()> {
     for (key, value) in &plan.sysctl {
         let rel = Path::new("sys").join(key);
-        write(proc, &rel, value).map_err(|e| fail(format!("sysctl {}", key.display().to_string().replace('/', ".")), e.to_string()))?;
+        write(proc, &rel, value).map_err(|e| {
+            fail(
+                format!("sysctl {}", key.display().to_string().replace('/', ".")),
+                e.to_string(),
+            )
+        })?;
     }
     Ok(())
 }
@@ -55,5 +68,6 @@ pub fn set_oom_score_adj(plan: &Plan, proc: &OwnedFd) -> Step<()> {
         return Ok(());
     };
     let rel = format!("{}/oom_score_adj", process::getpid());
-    write(proc, Path::new(&rel), &adj.to_string()).map_err(|e| fail("write oom_score_adj", e.to_string()))
+    write(proc, Path::new(&rel), &adj.to_string())
+        .map_err(|e| fail("write oom_score_adj", e.to_string()))
 }

@@ -16,11 +16,13 @@ pub fn prepare(plan: &Plan) -> Step<Root> {
     mount::mount(None, c"/", None, plan.propagation_before, None)
         .step(|| "make / private".into())?;
     let show = || plan.rootfs.display().to_string();
-    let dir = sysfs::open(&plan.rootfs, O_PATH | O_DIRECTORY, 0).step(|| format!("open rootfs {}", show()))?;
+    let dir = sysfs::open(&plan.rootfs, O_PATH | O_DIRECTORY, 0)
+        .step(|| format!("open rootfs {}", show()))?;
     let tree = mount::clone_tree(dir.as_fd(), true).step(|| format!("bind rootfs {}", show()))?;
     mount::move_mount_onto(tree.as_fd(), dir.as_fd()).step(|| format!("bind rootfs {}", show()))?;
     // Reopen: the path now leads to the root of the new mount.
-    let dir = sysfs::open(&plan.rootfs, O_PATH | O_DIRECTORY, 0).step(|| format!("open rootfs {}", show()))?;
+    let dir = sysfs::open(&plan.rootfs, O_PATH | O_DIRECTORY, 0)
+        .step(|| format!("open rootfs {}", show()))?;
     Ok(Root::new(dir))
 }
 
@@ -36,26 +38,44 @@ fn mount_one(m: &MountPlan, root: &Root) -> Step<()> {
     let dest = m.destination.display().to_string();
     match &m.kind {
         MountKind::Bind { source, recursive } => {
-            let src = sysfs::open(source, O_PATH, 0).step(|| format!("open bind source {}", source.display()))?;
-            let is_dir = sysfs::fstat(src.as_fd()).step(|| format!("stat {}", source.display()))?.st_mode & libc::S_IFMT == libc::S_IFDIR;
-            let target = if is_dir { root.mkdir_all(&m.destination) } else { root.ensure_file(&m.destination) }
-                .step(|| format!("create mount point {dest}"))?;
-            let tree = mount::clone_tree(src.as_fd(), *recursive).step(|| format!("bind {} on {dest}", source.display()))?;
+            let src = sysfs::open(source, O_PATH, 0)
+                .step(|| format!("open bind source {}", source.display()))?;
+            let is_dir = sysfs::fstat(src.as_fd())
+                .step(|| format!("stat {}", source.display()))?
+                .st_mode
+                & libc::S_IFMT
+                == libc::S_IFDIR;
+            let target = if is_dir {
+                root.mkdir_all(&m.destination)
+            } else {
+                root.ensure_file(&m.destination)
+            }
+            .step(|| format!("create mount point {dest}"))?;
+            let tree = mount::clone_tree(src.as_fd(), *recursive)
+                .step(|| format!("bind {} on {dest}", source.display()))?;
             set_attrs(tree.as_fd(), m).step(|| format!("set options of {dest}"))?;
-            mount::move_mount_onto(tree.as_fd(), target.as_fd()).step(|| format!("bind {} on {dest}", source.display()))?;
+            mount::move_mount_onto(tree.as_fd(), target.as_fd())
+                .step(|| format!("bind {} on {dest}", source.display()))?;
         }
         MountKind::Fs { fstype, source } => {
-            let target = root.mkdir_all(&m.destination).step(|| format!("create mount point {dest}"))?;
-            let tree = new_fs(fstype, source, &m.data, m.attr_set)
-                .map_err(|(what, e)| fail(format!("mount {fstype} on {dest}"), format!("{what}: {e}")))?;
+            let target = root
+                .mkdir_all(&m.destination)
+                .step(|| format!("create mount point {dest}"))?;
+            let tree = new_fs(fstype, source, &m.data, m.attr_set).map_err(|(what, e)| {
+                fail(format!("mount {fstype} on {dest}"), format!("{what}: {e}"))
+            })?;
             set_attrs(tree.as_fd(), m).step(|| format!("set options of {dest}"))?;
-            mount::move_mount_onto(tree.as_fd(), target.as_fd()).step(|| format!("mount {fstype} on {dest}"))?;
+            mount::move_mount_onto(tree.as_fd(), target.as_fd())
+                .step(|| format!("mount {fstype} on {dest}"))?;
         }
         MountKind::Cgroup => super::rootfs_cgroup::mount_cgroupfs(m, root)?,
     }
     if m.propagation != 0 {
-        let top = root.open(&m.destination, O_PATH).step(|| format!("open {dest}"))?;
-        set_propagation(top.as_fd(), m.propagation).step(|| format!("set propagation of {dest}"))?;
+        let top = root
+            .open(&m.destination, O_PATH)
+            .step(|| format!("open {dest}"))?;
+        set_propagation(top.as_fd(), m.propagation)
+            .step(|| format!("set propagation of {dest}"))?;
     }
     Ok(())
 }
@@ -78,7 +98,12 @@ fn set_propagation(fd: BorrowedFd<'_>, flags: u64) -> husk_sys::Result<()> {
 
 /// A detached instance of a filesystem, configured with `data` options.
 /// On failure, says which option the kernel refused.
-pub fn new_fs(fstype: &str, source: &str, data: &[String], attrs: u64) -> Result<OwnedFd, (String, Errno)> {
+pub fn new_fs(
+    fstype: &str,
+    source: &str,
+    data: &[String],
+    attrs: u64,
+) -> Result<OwnedFd, (String, Errno)> {
     let c = |s: &str| cstr(s).map_err(|e| (s.to_string(), e));
     let ctx = mount::fsopen(&c(fstype)?).map_err(|e| ("fsopen".to_string(), e))?;
     let _ = mount::fsconfig_set_string(ctx.as_fd(), c"source", &c(source)?);
@@ -90,7 +115,12 @@ pub fn new_fs(fstype: &str, source: &str, data: &[String], attrs: u64) -> Result
         r.map_err(|e| (format!("option {opt}"), e))?;
     }
     mount::fsconfig_create(ctx.as_fd()).map_err(|e| ("create".to_string(), e))?;
-    let keep = attr::RDONLY | attr::NOSUID | attr::NODEV | attr::NOEXEC | attr::ATIME_MASK | attr::NODIRATIME;
+    let keep = attr::RDONLY
+        | attr::NOSUID
+        | attr::NODEV
+        | attr::NOEXEC
+        | attr::ATIME_MASK
+        | attr::NODIRATIME;
     mount::fsmount(ctx.as_fd(), attrs & keep).map_err(|e| ("fsmount".to_string(), e))
 }
 
@@ -106,13 +136,16 @@ pub fn enter_root(plan: &Plan, root: Root) -> Step<()> {
         mount::pivot_root(Path::new("."), Path::new(".")).step(|| "pivot_root".into())?;
         // The old root is now stacked on "."; make it a slave so unmounting it
         // cannot propagate to the host, then detach it.
-        mount::mount(None, c".", None, MS_SLAVE | MS_REC, None).step(|| "make old root rslave".into())?;
+        mount::mount(None, c".", None, MS_SLAVE | MS_REC, None)
+            .step(|| "make old root rslave".into())?;
         mount::umount2(Path::new("."), MNT_DETACH).step(|| "detach old root".into())?;
     }
     sysfs::chdir(Path::new("/")).step(|| "chdir /".into())?;
     if plan.propagation_after != 0 {
-        let slash = sysfs::open(Path::new("/"), O_PATH | O_DIRECTORY, 0).step(|| "open /".into())?;
-        set_propagation(slash.as_fd(), plan.propagation_after).step(|| "set rootfs propagation".into())?;
+        let slash =
+            sysfs::open(Path::new("/"), O_PATH | O_DIRECTORY, 0).step(|| "open /".into())?;
+        set_propagation(slash.as_fd(), plan.propagation_after)
+            .step(|| "set rootfs propagation".into())?;
     }
     Ok(())
 }
@@ -155,9 +188,12 @@ pub fn readonly_paths(plan: &Plan) -> Step<()> {
             Err(Errno(libc::ENOENT)) => continue,
             Err(e) => return Err(e).step(|| format!("open read-only path {show}")),
         };
-        let tree = mount::clone_tree(target.as_fd(), true).step(|| format!("bind {show} read-only"))?;
-        mount::mount_setattr(tree.as_fd(), true, attr::RDONLY, 0, 0, None).step(|| format!("make {show} read-only"))?;
-        mount::move_mount_onto(tree.as_fd(), target.as_fd()).step(|| format!("bind {show} read-only"))?;
+        let tree =
+            mount::clone_tree(target.as_fd(), true).step(|| format!("bind {show} read-only"))?;
+        mount::mount_setattr(tree.as_fd(), true, attr::RDONLY, 0, 0, None)
+            .step(|| format!("make {show} read-only"))?;
+        mount::move_mount_onto(tree.as_fd(), target.as_fd())
+            .step(|| format!("bind {show} read-only"))?;
     }
     Ok(())
 }
@@ -168,5 +204,6 @@ pub fn make_root_readonly(plan: &Plan) -> Step<()> {
         return Ok(());
     }
     let slash = sysfs::open(Path::new("/"), O_PATH | O_DIRECTORY, 0).step(|| "open /".into())?;
-    mount::mount_setattr(slash.as_fd(), false, attr::RDONLY, 0, 0, None).step(|| "make / read-only".into())
+    mount::mount_setattr(slash.as_fd(), false, attr::RDONLY, 0, 0, None)
+        .step(|| "make / read-only".into())
 }

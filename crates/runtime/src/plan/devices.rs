@@ -49,7 +49,10 @@ pub fn plan_devices(spec: &[LinuxDevice]) -> Result<Vec<DevicePlan>> {
         let path = super::mounts::clean_absolute(d.path())
             .filter(|p| p.starts_with("/dev") && p.as_os_str().len() > 5)
             .ok_or_else(|| {
-                Error::config(field("path"), format!("{} must be an absolute path under /dev", d.path().display()))
+                Error::config(
+                    field("path"),
+                    format!("{} must be an absolute path under /dev", d.path().display()),
+                )
             })?;
         let file_type = match d.typ() {
             LinuxDeviceType::C | LinuxDeviceType::U => libc::S_IFCHR,
@@ -59,8 +62,10 @@ pub fn plan_devices(spec: &[LinuxDevice]) -> Result<Vec<DevicePlan>> {
                 return Err(Error::config(field("type"), "must be c, b, u or p"));
             }
         };
-        let major = u32::try_from(d.major()).map_err(|_| Error::config(field("major"), "out of range"))?;
-        let minor = u32::try_from(d.minor()).map_err(|_| Error::config(field("minor"), "out of range"))?;
+        let major =
+            u32::try_from(d.major()).map_err(|_| Error::config(field("major"), "out of range"))?;
+        let minor =
+            u32::try_from(d.minor()).map_err(|_| Error::config(field("minor"), "out of range"))?;
         let plan = DevicePlan {
             path,
             file_type,
@@ -79,6 +84,7 @@ pub fn plan_devices(spec: &[LinuxDevice]) -> Result<Vec<DevicePlan>> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use std::path::Path;
 
     #[test]
     fn spec_devices_follow_defaults() {
@@ -90,13 +96,16 @@ mod tests {
         let p = plan_devices(&devs).unwrap();
         assert_eq!(p.len(), 7);
         assert_eq!(p.last().unwrap().uid, 5);
-        assert!(p.iter().any(|d| d.path == PathBuf::from("/dev/fuse") && d.minor == 229));
+        assert!(p
+            .iter()
+            .any(|d| d.path == Path::new("/dev/fuse") && d.minor == 229));
     }
 
     #[test]
     fn paths_outside_dev_are_refused() {
         let devs: Vec<LinuxDevice> =
-            serde_json::from_str(r#"[{"path":"/etc/evil","type":"c","major":1,"minor":3}]"#).unwrap();
+            serde_json::from_str(r#"[{"path":"/etc/evil","type":"c","major":1,"minor":3}]"#)
+                .unwrap();
         let e = plan_devices(&devs).unwrap_err().to_string();
         assert!(e.contains("linux.devices[0].path"), "{e}");
     }

@@ -94,7 +94,8 @@ impl Plan {
     /// Reads `<bundle>/config.json` and plans the container.
     pub fn load(id: &str, bundle: &Path, opts: &CreateOptions) -> Result<Plan> {
         validate_id(id)?;
-        let bundle = std::path::absolute(bundle).map_err(|e| Error::io("resolve bundle", bundle, e))?;
+        let bundle =
+            std::path::absolute(bundle).map_err(|e| Error::io("resolve bundle", bundle, e))?;
         if !bundle.is_dir() {
             return Err(Error::Usage(format!(
                 "bundle {} is not a directory",
@@ -126,7 +127,9 @@ impl Plan {
         // runc-like defaults.
         let linux = match spec.linux() {
             Some(l) => l.clone(),
-            None => serde_json::from_str("{}").map_err(|e| Error::config("linux", e.to_string()))?,
+            None => {
+                serde_json::from_str("{}").map_err(|e| Error::config("linux", e.to_string()))?
+            }
         };
         let namespaces = NamespacePlan::from_spec(&linux)?;
         let mounts = spec
@@ -151,8 +154,13 @@ impl Plan {
         let mut process = ProcessPlan::from_spec(spec.process().as_ref(), opts.preserve_fds)?;
         if opts.listen_fds > 0 {
             process.preserve_fds += opts.listen_fds;
-            for var in [format!("LISTEN_FDS={}", opts.listen_fds), "LISTEN_PID=1".to_string()] {
-                process.env.push(std::ffi::CString::new(var).unwrap_or_default());
+            for var in [
+                format!("LISTEN_FDS={}", opts.listen_fds),
+                "LISTEN_PID=1".to_string(),
+            ] {
+                process
+                    .env
+                    .push(std::ffi::CString::new(var).unwrap_or_default());
             }
         }
         let hooks = plan_hooks(spec)?;
@@ -196,8 +204,12 @@ fn absolute_list(field: &str, list: &Option<Vec<String>>) -> Result<Vec<PathBuf>
         .flatten()
         .enumerate()
         .map(|(i, p)| {
-            mounts::clean_absolute(Path::new(p))
-                .ok_or_else(|| Error::config(format!("{field}[{i}]"), format!("{p} must be an absolute path")))
+            mounts::clean_absolute(Path::new(p)).ok_or_else(|| {
+                Error::config(
+                    format!("{field}[{i}]"),
+                    format!("{p} must be an absolute path"),
+                )
+            })
         })
         .collect()
 }
@@ -247,7 +259,10 @@ fn plan_sysctl(
         } else if key == "kernel.hostname" || key == "kernel.domainname" {
             NsKind::Uts
         } else {
-            return Err(Error::config(field, "not a namespaced sysctl; refusing to change the host"));
+            return Err(Error::config(
+                field,
+                "not a namespaced sysctl; refusing to change the host",
+            ));
         };
         if !ns.has_own(needs) {
             return Err(Error::config(
@@ -317,26 +332,44 @@ mod tests {
 
     #[test]
     fn hostname_needs_uts_namespace() {
-        let e = plan(&format!(r#"{{{BASE},"hostname":"h"}}"#)).unwrap_err().to_string();
+        let e = plan(&format!(r#"{{{BASE},"hostname":"h"}}"#))
+            .unwrap_err()
+            .to_string();
         assert!(e.contains("hostname"), "{e}");
-        plan(&format!(r#"{{{BASE},"hostname":"h","linux":{{"namespaces":[{{"type":"uts"}}]}}}}"#)).unwrap();
+        plan(&format!(
+            r#"{{{BASE},"hostname":"h","linux":{{"namespaces":[{{"type":"uts"}}]}}}}"#
+        ))
+        .unwrap();
     }
 
     #[test]
     fn sysctl_needs_its_namespace() {
-        let e = plan(&format!(r#"{{{BASE},"linux":{{"sysctl":{{"net.ipv4.ip_forward":"1"}}}}}}"#))
-            .unwrap_err()
-            .to_string();
+        let e = plan(&format!(
+            r#"{{{BASE},"linux":{{"sysctl":{{"net.ipv4.ip_forward":"1"}}}}}}"#
+        ))
+        .unwrap_err()
+        .to_string();
         assert!(e.contains("linux.sysctl.net.ipv4.ip_forward"), "{e}");
         let p = plan(&format!(r#"{{{BASE},"linux":{{"namespaces":[{{"type":"network"}}],"sysctl":{{"net.ipv4.ip_forward":"1"}}}}}}"#)).unwrap();
-        assert_eq!(p.sysctl, vec![(PathBuf::from("net/ipv4/ip_forward"), "1".to_string())]);
-        let e = plan(&format!(r#"{{{BASE},"linux":{{"sysctl":{{"vm.swappiness":"1"}}}}}}"#)).unwrap_err().to_string();
+        assert_eq!(
+            p.sysctl,
+            vec![(PathBuf::from("net/ipv4/ip_forward"), "1".to_string())]
+        );
+        let e = plan(&format!(
+            r#"{{{BASE},"linux":{{"sysctl":{{"vm.swappiness":"1"}}}}}}"#
+        ))
+        .unwrap_err()
+        .to_string();
         assert!(e.contains("vm.swappiness"), "{e}");
     }
 
     #[test]
     fn relative_hook_path_is_refused() {
-        let e = plan(&format!(r#"{{{BASE},"hooks":{{"poststop":[{{"path":"bin/x"}}]}}}}"#)).unwrap_err().to_string();
+        let e = plan(&format!(
+            r#"{{{BASE},"hooks":{{"poststop":[{{"path":"bin/x"}}]}}}}"#
+        ))
+        .unwrap_err()
+        .to_string();
         assert!(e.contains("hooks.poststop[0].path"), "{e}");
     }
 

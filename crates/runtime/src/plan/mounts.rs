@@ -40,8 +40,12 @@ pub struct MountPlan {
 /// Parses one spec mount. `bundle` anchors relative bind sources.
 pub fn plan_mount(index: usize, m: &Mount, bundle: &Path) -> Result<MountPlan> {
     let field = |f: &str| format!("mounts[{index}].{f}");
-    let destination = clean_absolute(m.destination())
-        .ok_or_else(|| Error::config(field("destination"), format!("{} must be an absolute path", m.destination().display())))?;
+    let destination = clean_absolute(m.destination()).ok_or_else(|| {
+        Error::config(
+            field("destination"),
+            format!("{} must be an absolute path", m.destination().display()),
+        )
+    })?;
     let mut plan = MountPlan {
         destination,
         kind: MountKind::Cgroup,
@@ -66,7 +70,11 @@ pub fn plan_mount(index: usize, m: &Mount, bundle: &Path) -> Result<MountPlan> {
                 .source()
                 .as_ref()
                 .ok_or_else(|| Error::config(field("source"), "a bind mount needs a source"))?;
-            let source = if src.is_absolute() { src.clone() } else { bundle.join(src) };
+            let source = if src.is_absolute() {
+                src.clone()
+            } else {
+                bundle.join(src)
+            };
             if std::fs::symlink_metadata(&source).is_err() {
                 return Err(Error::config(
                     field("source"),
@@ -194,9 +202,17 @@ mod tests {
 
     #[test]
     fn tmpfs_options_split_into_attrs_and_data() {
-        let m = mount(r#"{"destination":"/dev","type":"tmpfs","source":"tmpfs","options":["nosuid","strictatime","mode=755","size=65536k"]}"#);
+        let m = mount(
+            r#"{"destination":"/dev","type":"tmpfs","source":"tmpfs","options":["nosuid","strictatime","mode=755","size=65536k"]}"#,
+        );
         let p = plan_mount(0, &m, Path::new("/b")).unwrap();
-        assert_eq!(p.kind, MountKind::Fs { fstype: "tmpfs".into(), source: "tmpfs".into() });
+        assert_eq!(
+            p.kind,
+            MountKind::Fs {
+                fstype: "tmpfs".into(),
+                source: "tmpfs".into()
+            }
+        );
         assert_eq!(p.attr_set, attr::NOSUID | attr::STRICTATIME);
         assert_eq!(p.attr_clear, attr::ATIME_MASK);
         assert_eq!(p.data, vec!["mode=755", "size=65536k"]);
@@ -204,10 +220,18 @@ mod tests {
 
     #[test]
     fn rbind_ro_and_recursive_attrs() {
-        let m = mount(r#"{"destination":"/data/../mnt","type":"none","source":"/tmp","options":["rbind","ro","rnosuid","rprivate"]}"#);
+        let m = mount(
+            r#"{"destination":"/data/../mnt","type":"none","source":"/tmp","options":["rbind","ro","rnosuid","rprivate"]}"#,
+        );
         let p = plan_mount(0, &m, Path::new("/b")).unwrap();
         assert_eq!(p.destination, PathBuf::from("/mnt"));
-        assert_eq!(p.kind, MountKind::Bind { source: "/tmp".into(), recursive: true });
+        assert_eq!(
+            p.kind,
+            MountKind::Bind {
+                source: "/tmp".into(),
+                recursive: true
+            }
+        );
         assert_eq!(p.attr_set, attr::RDONLY);
         assert_eq!(p.rec_set, attr::NOSUID);
         assert_eq!(p.propagation, MS_PRIVATE | MS_REC);
@@ -224,6 +248,9 @@ mod tests {
     fn missing_bind_source_is_refused() {
         let m = mount(r#"{"destination":"/x","source":"/nonexistent/husk","options":["bind"]}"#);
         let e = plan_mount(0, &m, Path::new("/b")).unwrap_err().to_string();
-        assert!(e.contains("mounts[0].source") && e.contains("/nonexistent/husk"), "{e}");
+        assert!(
+            e.contains("mounts[0].source") && e.contains("/nonexistent/husk"),
+            "{e}"
+        );
     }
 }

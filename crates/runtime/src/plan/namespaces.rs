@@ -130,7 +130,11 @@ impl NamespacePlan {
         }
         join.sort_by_key(|(k, _)| *k);
         let user_new = new.contains(&NsKind::User);
-        let (uid_map, gid_map) = id_maps(linux, user_new, join.iter().any(|(k, _)| *k == NsKind::User))?;
+        let (uid_map, gid_map) = id_maps(
+            linux,
+            user_new,
+            join.iter().any(|(k, _)| *k == NsKind::User),
+        )?;
         let time_offsets = time_offsets(linux, new.contains(&NsKind::Time))?;
         let strategy = if join.is_empty() {
             let flags = new
@@ -139,7 +143,8 @@ impl NamespacePlan {
                 .fold(0u64, |f, k| f | u64::from(k.flag().cast_unsigned()));
             Strategy::Clone { flags }
         } else {
-            let pid_changes = new.contains(&NsKind::Pid) || join.iter().any(|(k, _)| *k == NsKind::Pid);
+            let pid_changes =
+                new.contains(&NsKind::Pid) || join.iter().any(|(k, _)| *k == NsKind::Pid);
             Strategy::JoinThenUnshare {
                 fork_for_pid: pid_changes,
             }
@@ -167,9 +172,17 @@ fn id_maps(linux: &Linux, user_new: bool, user_joined: bool) -> Result<(String, 
         let mut out = String::new();
         for (i, m) in maps.iter().enumerate() {
             if m.size() == 0 {
-                return Err(Error::config(format!("linux.{field}[{i}].size"), "must not be zero"));
+                return Err(Error::config(
+                    format!("linux.{field}[{i}].size"),
+                    "must not be zero",
+                ));
             }
-            out.push_str(&format!("{} {} {}\n", m.container_id(), m.host_id(), m.size()));
+            out.push_str(&format!(
+                "{} {} {}\n",
+                m.container_id(),
+                m.host_id(),
+                m.size()
+            ));
         }
         Ok(out)
     };
@@ -244,7 +257,9 @@ mod tests {
 
     #[test]
     fn a_join_switches_strategy_and_user_sorts_first() {
-        let l = linux(r#"{"namespaces":[{"type":"pid"},{"type":"network","path":"/proc/self/ns/net"},{"type":"user","path":"/proc/self/ns/user"}]}"#);
+        let l = linux(
+            r#"{"namespaces":[{"type":"pid"},{"type":"network","path":"/proc/self/ns/net"},{"type":"user","path":"/proc/self/ns/user"}]}"#,
+        );
         let p = NamespacePlan::from_spec(&l).unwrap();
         assert_eq!(p.strategy, Strategy::JoinThenUnshare { fork_for_pid: true });
         assert_eq!(p.join[0].0, NsKind::User);
@@ -255,22 +270,35 @@ mod tests {
         let l = linux(r#"{"namespaces":[{"type":"user"}]}"#);
         let e = NamespacePlan::from_spec(&l).unwrap_err().to_string();
         assert!(e.contains("linux.uidMappings"), "{e}");
-        let l = linux(r#"{"namespaces":[{"type":"user"}],"uidMappings":[{"containerID":0,"hostID":1000,"size":10}],"gidMappings":[{"containerID":0,"hostID":1000,"size":10}]}"#);
+        let l = linux(
+            r#"{"namespaces":[{"type":"user"}],"uidMappings":[{"containerID":0,"hostID":1000,"size":10}],"gidMappings":[{"containerID":0,"hostID":1000,"size":10}]}"#,
+        );
         assert_eq!(NamespacePlan::from_spec(&l).unwrap().uid_map, "0 1000 10\n");
     }
 
     #[test]
     fn duplicates_and_missing_paths_are_refused() {
         let l = linux(r#"{"namespaces":[{"type":"pid"},{"type":"pid"}]}"#);
-        assert!(NamespacePlan::from_spec(&l).unwrap_err().to_string().contains("namespaces[1]"));
+        assert!(NamespacePlan::from_spec(&l)
+            .unwrap_err()
+            .to_string()
+            .contains("namespaces[1]"));
         let l = linux(r#"{"namespaces":[{"type":"network","path":"/nonexistent/netns"}]}"#);
-        assert!(NamespacePlan::from_spec(&l).unwrap_err().to_string().contains("/nonexistent/netns"));
+        assert!(NamespacePlan::from_spec(&l)
+            .unwrap_err()
+            .to_string()
+            .contains("/nonexistent/netns"));
     }
 
     #[test]
     fn time_offsets_render() {
-        let l = linux(r#"{"namespaces":[{"type":"time"}],"timeOffsets":{"monotonic":{"secs":86400,"nanosecs":5}}}"#);
-        assert_eq!(NamespacePlan::from_spec(&l).unwrap().time_offsets, "monotonic 86400 5\n");
+        let l = linux(
+            r#"{"namespaces":[{"type":"time"}],"timeOffsets":{"monotonic":{"secs":86400,"nanosecs":5}}}"#,
+        );
+        assert_eq!(
+            NamespacePlan::from_spec(&l).unwrap().time_offsets,
+            "monotonic 86400 5\n"
+        );
         let l = linux(r#"{"timeOffsets":{"monotonic":{"secs":1}}}"#);
         assert!(NamespacePlan::from_spec(&l).is_err());
     }

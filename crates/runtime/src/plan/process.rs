@@ -76,16 +76,25 @@ impl ProcessPlan {
         for (i, r) in p.rlimits().iter().flatten().enumerate() {
             let res = rlimit_number(r.typ());
             if rlimits.iter().any(|(n, _, _)| *n == res) {
-                return Err(Error::config(format!("process.rlimits[{i}].type"), format!("{} listed twice", r.typ())));
+                return Err(Error::config(
+                    format!("process.rlimits[{i}].type"),
+                    format!("{} listed twice", r.typ()),
+                ));
             }
             if r.soft() > r.hard() {
-                return Err(Error::config(format!("process.rlimits[{i}]"), "soft limit above hard limit"));
+                return Err(Error::config(
+                    format!("process.rlimits[{i}]"),
+                    "soft limit above hard limit",
+                ));
             }
             rlimits.push((res, r.soft(), r.hard()));
         }
         if let Some(adj) = p.oom_score_adj() {
             if !(-1000..=1000).contains(&adj) {
-                return Err(Error::config("process.oomScoreAdj", "must be between -1000 and 1000"));
+                return Err(Error::config(
+                    "process.oomScoreAdj",
+                    "must be between -1000 and 1000",
+                ));
             }
         }
         Ok(ProcessPlan {
@@ -102,10 +111,12 @@ impl ProcessPlan {
             no_new_privs: p.no_new_privileges().unwrap_or(false),
             oom_score_adj: p.oom_score_adj(),
             terminal: p.terminal().unwrap_or(false),
-            console_size: p
-                .console_size()
-                .as_ref()
-                .map(|b| (u16::try_from(b.height()).unwrap_or(u16::MAX), u16::try_from(b.width()).unwrap_or(u16::MAX))),
+            console_size: p.console_size().as_ref().map(|b| {
+                (
+                    u16::try_from(b.height()).unwrap_or(u16::MAX),
+                    u16::try_from(b.width()).unwrap_or(u16::MAX),
+                )
+            }),
             preserve_fds,
         })
     }
@@ -145,7 +156,10 @@ mod tests {
 
     #[test]
     fn path_comes_from_env() {
-        let p = process(r#"{"user":{"uid":0,"gid":0},"cwd":"/","args":["sh"],"env":["PATH=/opt/bin","A=b"]}"#).unwrap();
+        let p = process(
+            r#"{"user":{"uid":0,"gid":0},"cwd":"/","args":["sh"],"env":["PATH=/opt/bin","A=b"]}"#,
+        )
+        .unwrap();
         assert_eq!(p.path_var, "/opt/bin");
         assert_eq!(p.env.len(), 2);
     }
@@ -153,11 +167,26 @@ mod tests {
     #[test]
     fn bad_processes_are_refused() {
         for (json, field) in [
-            (r#"{"user":{"uid":0,"gid":0},"cwd":"/","args":[]}"#, "process.args"),
-            (r#"{"user":{"uid":0,"gid":0},"cwd":"tmp","args":["sh"]}"#, "process.cwd"),
-            (r#"{"user":{"uid":0,"gid":0},"cwd":"/","args":["sh"],"env":["NOEQUALS"]}"#, "process.env[0]"),
-            (r#"{"user":{"uid":0,"gid":0},"cwd":"/","args":["sh"],"rlimits":[{"type":"RLIMIT_NOFILE","soft":10,"hard":5}]}"#, "process.rlimits[0]"),
-            (r#"{"user":{"uid":0,"gid":0},"cwd":"/","args":["sh"],"oomScoreAdj":5000}"#, "process.oomScoreAdj"),
+            (
+                r#"{"user":{"uid":0,"gid":0},"cwd":"/","args":[]}"#,
+                "process.args",
+            ),
+            (
+                r#"{"user":{"uid":0,"gid":0},"cwd":"tmp","args":["sh"]}"#,
+                "process.cwd",
+            ),
+            (
+                r#"{"user":{"uid":0,"gid":0},"cwd":"/","args":["sh"],"env":["NOEQUALS"]}"#,
+                "process.env[0]",
+            ),
+            (
+                r#"{"user":{"uid":0,"gid":0},"cwd":"/","args":["sh"],"rlimits":[{"type":"RLIMIT_NOFILE","soft":10,"hard":5}]}"#,
+                "process.rlimits[0]",
+            ),
+            (
+                r#"{"user":{"uid":0,"gid":0},"cwd":"/","args":["sh"],"oomScoreAdj":5000}"#,
+                "process.oomScoreAdj",
+            ),
         ] {
             let e = process(json).unwrap_err().to_string();
             assert!(e.contains(field), "{json}: {e}");
