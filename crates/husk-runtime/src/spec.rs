@@ -22,6 +22,11 @@ pub fn write_default(bundle: &Path, rootless: bool) -> Result<(), Error> {
         Spec::default()
     };
     spec.set_version("1.2.0".to_string());
+    // Like runc's: an interactive shell with a terminal and a hostname of its own.
+    spec.set_hostname(Some("husk".to_string()));
+    if let Some(p) = spec.process_mut() {
+        p.set_terminal(Some(true));
+    }
     let text = serde_json::to_string_pretty(&spec).map_err(|e| Error::Usage(e.to_string()))?;
     std::fs::write(&path, text).map_err(|e| Error::io("write", &path, e))
 }
