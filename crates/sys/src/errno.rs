@@ -9,7 +9,11 @@ pub struct Errno(pub i32);
 impl Errno {
     /// The errno left by the last failed libc call on this thread.
     pub fn last() -> Self {
-        Errno(std::io::Error::last_os_error().raw_os_error().unwrap_or(libc::EIO))
+        Errno(
+            std::io::Error::last_os_error()
+                .raw_os_error()
+                .unwrap_or(libc::EIO),
+        )
     }
 
     /// The symbolic name of the error, such as `EPERM`.

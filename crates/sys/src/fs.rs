@@ -50,7 +50,11 @@ pub fn openat2(
     // SAFETY: open_how is plain old data; all-zero is a valid value.
     let mut how: libc::open_how = unsafe { std::mem::zeroed() };
     how.flags = u64::try_from(flags | O_CLOEXEC).map_err(|_| Errno(libc::EINVAL))?;
-    how.mode = if flags & O_CREAT != 0 { u64::from(mode) } else { 0 };
+    how.mode = if flags & O_CREAT != 0 {
+        u64::from(mode)
+    } else {
+        0
+    };
     how.resolve = resolve;
     // SAFETY: `p` and `how` are valid for the duration of the call and the size
     // passed matches the struct.
@@ -74,7 +78,13 @@ pub fn mkdirat(dirfd: BorrowedFd<'_>, name: &Path, mode: u32) -> Result<()> {
 }
 
 /// `mknodat(dirfd, name, mode, makedev(major, minor))`.
-pub fn mknodat(dirfd: BorrowedFd<'_>, name: &Path, mode: u32, major: u32, minor: u32) -> Result<()> {
+pub fn mknodat(
+    dirfd: BorrowedFd<'_>,
+    name: &Path,
+    mode: u32,
+    major: u32,
+    minor: u32,
+) -> Result<()> {
     let p = path_c(name)?;
     let dev = libc::makedev(major, minor);
     // SAFETY: `p` is a valid C string.
@@ -200,7 +210,12 @@ pub fn readlinkat(dirfd: BorrowedFd<'_>, name: &Path) -> Result<std::path::PathB
     let mut buf = vec![0u8; 4096];
     // SAFETY: `buf` has the length we pass.
     let n = check(unsafe {
-        libc::readlinkat(dirfd.as_raw_fd(), p.as_ptr(), buf.as_mut_ptr().cast(), buf.len()) as libc::c_long
+        libc::readlinkat(
+            dirfd.as_raw_fd(),
+            p.as_ptr(),
+            buf.as_mut_ptr().cast(),
+            buf.len(),
+        ) as libc::c_long
     })?;
     buf.truncate(usize::try_from(n).unwrap_or(0));
     let os: std::ffi::OsString = std::os::unix::ffi::OsStringExt::from_vec(buf);

@@ -68,9 +68,7 @@ pub fn clone_tree(fd: BorrowedFd<'_>, recursive: bool) -> Result<OwnedFd> {
         flags |= libc::AT_RECURSIVE as u32;
     }
     // SAFETY: empty path literal with AT_EMPTY_PATH; integer flags.
-    owned_fd(unsafe {
-        libc::syscall(libc::SYS_open_tree, fd.as_raw_fd(), c"".as_ptr(), flags)
-    })
+    owned_fd(unsafe { libc::syscall(libc::SYS_open_tree, fd.as_raw_fd(), c"".as_ptr(), flags) })
 }
 
 /// `move_mount(from, "", to, "", F_EMPTY_PATH | T_EMPTY_PATH)`: attach the
@@ -149,11 +147,23 @@ pub fn fsopen(fstype: &CStr) -> Result<OwnedFd> {
     owned_fd(unsafe { libc::syscall(libc::SYS_fsopen, fstype.as_ptr(), libc::FSOPEN_CLOEXEC) })
 }
 
-fn fsconfig(fd: BorrowedFd<'_>, cmd: libc::c_uint, key: Option<&CStr>, value: Option<&CStr>) -> Result<()> {
+fn fsconfig(
+    fd: BorrowedFd<'_>,
+    cmd: libc::c_uint,
+    key: Option<&CStr>,
+    value: Option<&CStr>,
+) -> Result<()> {
     let opt = |s: Option<&CStr>| s.map_or(std::ptr::null(), CStr::as_ptr);
     // SAFETY: key and value are NULL or valid C strings; aux is 0.
     check(unsafe {
-        libc::syscall(libc::SYS_fsconfig, fd.as_raw_fd(), cmd, opt(key), opt(value), 0)
+        libc::syscall(
+            libc::SYS_fsconfig,
+            fd.as_raw_fd(),
+            cmd,
+            opt(key),
+            opt(value),
+            0,
+        )
     })?;
     Ok(())
 }
@@ -178,6 +188,11 @@ pub fn fsconfig_create(fd: BorrowedFd<'_>) -> Result<()> {
 pub fn fsmount(fd: BorrowedFd<'_>, attrs: u64) -> Result<OwnedFd> {
     // SAFETY: integer arguments on a valid fs context fd.
     owned_fd(unsafe {
-        libc::syscall(libc::SYS_fsmount, fd.as_raw_fd(), libc::FSMOUNT_CLOEXEC, attrs)
+        libc::syscall(
+            libc::SYS_fsmount,
+            fd.as_raw_fd(),
+            libc::FSMOUNT_CLOEXEC,
+            attrs,
+        )
     })
 }

@@ -100,8 +100,16 @@ pub fn capset(effective: u64, permitted: u64, inheritable: u64) -> Result<()> {
     let split = |m: u64| [(m & 0xffff_ffff) as u32, (m >> 32) as u32];
     let (e, p, i) = (split(effective), split(permitted), split(inheritable));
     let data = [
-        CapData { effective: e[0], permitted: p[0], inheritable: i[0] },
-        CapData { effective: e[1], permitted: p[1], inheritable: i[1] },
+        CapData {
+            effective: e[0],
+            permitted: p[0],
+            inheritable: i[0],
+        },
+        CapData {
+            effective: e[1],
+            permitted: p[1],
+            inheritable: i[1],
+        },
     ];
     // SAFETY: header and a two-element data array as capset(2) v3 expects.
     check(unsafe {

@@ -213,7 +213,10 @@ pub fn set_dumpable(on: bool) -> Result<()> {
 
 /// `PR_SET_PDEATHSIG`: get `sig` when the parent dies.
 pub fn set_parent_death_signal(sig: i32) -> Result<()> {
-    prctl(libc::PR_SET_PDEATHSIG, libc::c_ulong::try_from(sig).unwrap_or(0))
+    prctl(
+        libc::PR_SET_PDEATHSIG,
+        libc::c_ulong::try_from(sig).unwrap_or(0),
+    )
 }
 
 /// `PR_SET_CHILD_SUBREAPER`.

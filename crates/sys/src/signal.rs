@@ -60,7 +60,10 @@ pub fn signalfd_all() -> Result<OwnedFd> {
 /// Reads one pending signal from a signalfd; `None` when none is pending.
 pub fn read_signal(fd: &OwnedFd) -> Result<Option<i32>> {
     let mut buf = [0u8; std::mem::size_of::<libc::signalfd_siginfo>()];
-    let mut file = std::fs::File::from(fd.try_clone().map_err(|e| Errno(e.raw_os_error().unwrap_or(libc::EBADF)))?);
+    let mut file = std::fs::File::from(
+        fd.try_clone()
+            .map_err(|e| Errno(e.raw_os_error().unwrap_or(libc::EBADF)))?,
+    );
     match file.read(&mut buf) {
         Ok(n) if n == buf.len() => {
             let signo = u32::from_ne_bytes([buf[0], buf[1], buf[2], buf[3]]);

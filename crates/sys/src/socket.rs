@@ -31,7 +31,7 @@ pub fn send(sock: BorrowedFd<'_>, data: &[u8], fds: &[BorrowedFd<'_>]) -> Result
         iov_len: data.len(),
     };
     let mut cbuf = [0u64; 8]; // aligned room for a cmsg with MAX_FDS ints
-    // SAFETY: msghdr is plain old data.
+                              // SAFETY: msghdr is plain old data.
     let mut msg: libc::msghdr = unsafe { std::mem::zeroed() };
     msg.msg_iov = &mut iov;
     msg.msg_iovlen = 1;
@@ -56,7 +56,9 @@ pub fn send(sock: BorrowedFd<'_>, data: &[u8], fds: &[BorrowedFd<'_>]) -> Result
     }
     loop {
         // SAFETY: `msg` and everything it points to are valid for the call.
-        let r = check(unsafe { libc::sendmsg(sock.as_raw_fd(), &msg, libc::MSG_NOSIGNAL) } as libc::c_long);
+        let r = check(
+            unsafe { libc::sendmsg(sock.as_raw_fd(), &msg, libc::MSG_NOSIGNAL) } as libc::c_long,
+        );
         match r {
             Err(Errno(libc::EINTR)) => continue,
             r => return r.map(|_| ()),
@@ -80,7 +82,10 @@ pub fn recv(sock: BorrowedFd<'_>, buf: &mut [u8]) -> Result<(usize, Vec<OwnedFd>
     msg.msg_controllen = std::mem::size_of_val(&cbuf);
     let n = loop {
         // SAFETY: `msg` points at valid buffers of the sizes it states.
-        let r = check(unsafe { libc::recvmsg(sock.as_raw_fd(), &mut msg, libc::MSG_CMSG_CLOEXEC) } as libc::c_long);
+        let r = check(
+            unsafe { libc::recvmsg(sock.as_raw_fd(), &mut msg, libc::MSG_CMSG_CLOEXEC) }
+                as libc::c_long,
+        );
         match r {
             Err(Errno(libc::EINTR)) => continue,
             r => break usize::try_from(r?).unwrap_or(0),
