@@ -208,7 +208,7 @@ pub(crate) fn now() -> u64 {
 }
 
 /// Opens a blob at an offset: the registry for pulls, a file for `load`.
-pub type Source<'a> = dyn Fn(&Descriptor, u64) -> Result<Box<dyn Read + 'a>> + Sync + 'a;
+pub type Source<'a> = dyn Fn(&Descriptor, u64) -> Result<Box<dyn Read + Send + 'a>> + Sync + 'a;
 
 /// Makes sure every layer is unpacked, downloading at most `opts.parallel` at a time.
 pub fn fetch_layers(
@@ -288,7 +288,7 @@ fn fetch_layer(
 
     // The compressed stream: the stored blob, or what an earlier pull left in ingest/
     // followed by the rest from the source, appended to ingest/ as it arrives.
-    let compressed: Box<dyn Read + '_> = if have_blob {
+    let compressed: Box<dyn Read + Send + '_> = if have_blob {
         Box::new(File::open(&blob_path).map_err(Error::io("open blob", &blob_path))?)
     } else {
         let partial = std::fs::OpenOptions::new()
@@ -323,7 +323,6 @@ fn fetch_layer(
         digest: &layer.digest,
         progress,
     };
-    let mut blob = HashingReader::new(counted);
 
     let tmp = RemoveOnDrop::new(store.tmp_path("layer"));
     let diff_dir = tmp.path().join("diff");
@@ -335,38 +334,92 @@ fn fetch_layer(
     let mut unpack_opts = opts.unpack.clone();
     unpack_opts.max_bytes = limit;
     let what = format!("layer {}", layer.digest);
+    let compression = Compression::from_media_type(&layer.media_type)?;
 
-    let unpacked = {
-        let decompressed: Box<dyn Read + '_> =
-            match Compression::from_media_type(&layer.media_type)? {
-                Compression::None => Box::new(&mut blob),
-                Compression::Gzip => Box::new(flate2::read::GzDecoder::new(&mut blob)),
-                Compression::Zstd => Box::new(
-                    zstd::stream::read::Decoder::new(&mut blob)
-                        .map_err(Error::io("start zstd", &diff_dir))?,
-                ),
-            };
-        let mut diff = HashingReader::with_limit(decompressed, limit);
-        let result = unpack_layer(&what, &mut diff, &diff_dir, &unpack_opts).and_then(|stats| {
-            diff.drain().map_err(|e| stream_error(&what, &e))?;
-            Ok(stats)
+    // Three stages on three threads, joined by small bounded channels, so that network and
+    // hashing, decompression, and file creation (mostly kernel time) overlap:
+    //   1. read the blob, tee it to ingest/, hash and count it — always to the end, so its
+    //      digest is known even when a later stage gives up;
+    //   2. decompress, hash the tar stream (diff_id) and enforce the size limit;
+    //   3. unpack (this thread).
+    let (blob_result, diff_result, unpacked) = std::thread::scope(|s| {
+        let (tx1, rx1) = std::sync::mpsc::sync_channel::<io::Result<Vec<u8>>>(PIPE_DEPTH);
+        let (tx2, rx2) = std::sync::mpsc::sync_channel::<io::Result<Vec<u8>>>(PIPE_DEPTH);
+        let stage1 = s.spawn(move || {
+            let mut blob = HashingReader::new(counted);
+            let mut consumer = Some(tx1);
+            loop {
+                match read_chunk(&mut blob) {
+                    Ok(None) => break,
+                    Ok(Some(chunk)) => {
+                        if consumer
+                            .as_ref()
+                            .is_some_and(|tx| tx.send(Ok(chunk)).is_err())
+                        {
+                            consumer = None; // Stage 2 gave up: keep hashing anyway.
+                        }
+                    }
+                    Err(e) => {
+                        let kind = e.kind();
+                        let msg = e.to_string();
+                        if let Some(tx) = consumer {
+                            let _ = tx.send(Err(io::Error::new(kind, msg)));
+                        }
+                        return Err(e);
+                    }
+                }
+            }
+            Ok(blob.finish())
         });
-        // A corrupt blob usually shows first as a decompression or tar error: if the
-        // compressed digest is wrong, say that instead.
-        match result {
-            Ok(stats) => Ok((stats, diff.finish().0)),
-            Err(e) => Err(e),
-        }
-    };
-    let drained = blob.drain();
-    let (blob_digest, blob_size) = blob.finish();
-    let verdict = match drained {
+        let stage2 = s.spawn(move || -> io::Result<Digest> {
+            let input = ChannelReader::new(rx1);
+            let decompressed: Box<dyn Read> = match compression {
+                Compression::None => Box::new(input),
+                Compression::Gzip => Box::new(flate2::read::GzDecoder::new(input)),
+                Compression::Zstd => Box::new(zstd::stream::read::Decoder::new(input)?),
+            };
+            let mut diff = HashingReader::with_limit(decompressed, limit);
+            loop {
+                match read_chunk(&mut diff) {
+                    Ok(None) => break,
+                    Ok(Some(chunk)) => {
+                        // Stage 3 gone (unpack failed): no need to go on.
+                        if tx2.send(Ok(chunk)).is_err() {
+                            return Err(io::Error::other("unpack stopped"));
+                        }
+                    }
+                    Err(e) => {
+                        let _ = tx2.send(Err(io::Error::new(e.kind(), e.to_string())));
+                        return Err(e);
+                    }
+                }
+            }
+            Ok(diff.finish().0)
+        });
+        let mut tar_stream = ChannelReader::new(rx2);
+        let unpacked =
+            unpack_layer(&what, &mut tar_stream, &diff_dir, &unpack_opts).and_then(|stats| {
+                // Trailing zero blocks count towards the diff_id.
+                io::copy(&mut tar_stream, &mut io::sink()).map_err(|e| stream_error(&what, &e))?;
+                Ok(stats)
+            });
+        drop(tar_stream);
+        let blob_result = stage1
+            .join()
+            .unwrap_or_else(|_| Err(io::Error::other("download thread panicked")));
+        let diff_result = stage2
+            .join()
+            .unwrap_or_else(|_| Err(io::Error::other("decompression thread panicked")));
+        (blob_result, diff_result, unpacked)
+    });
+    let verdict = match blob_result {
         // The stream itself failed (network, 416): what we have may be resumed.
         Err(e) => Err(io_error(&what, e)),
-        Ok(()) => (|| {
+        Ok((blob_digest, blob_size)) => (|| {
             check_size(&what, layer.size, blob_size)?;
             digest::verify(&what, &layer.digest, &blob_digest)?;
-            let (stats, diff_id) = unpacked?;
+            let stats = unpacked?;
+            let diff_id = diff_result.map_err(|e| stream_error(&what, &e))?;
             digest::verify(
                 &format!("{what} (uncompressed, diff_id)"),
                 &layer.diff_id,
@@ -438,6 +491,66 @@ fn stream_error(what: &str, e: &io::Error) -> Error {
             url: what.to_owned(),
             detail: e.to_string(),
         }
+    }
+}
+
+/// Chunks in flight between two pipeline stages (each up to [`CHUNK`] bytes).
+const PIPE_DEPTH: usize = 4;
+const CHUNK: usize = 1 << 20;
+
+/// Reads up to [`CHUNK`] bytes; `None` at the end of the stream.
+fn read_chunk(r: &mut impl Read) -> io::Result<Option<Vec<u8>>> {
+    let mut buf = vec![0u8; CHUNK];
+    let mut filled = 0;
+    while filled < CHUNK {
+        match r.read(&mut buf[filled..]) {
+            Ok(0) => break,
+            Ok(n) => filled += n,
+            Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
+            Err(e) => return Err(e),
+        }
+    }
+    if filled == 0 {
+        return Ok(None);
+    }
+    buf.truncate(filled);
+    Ok(Some(buf))
+}
+
+/// The receiving end of a pipeline stage, as a reader.
+struct ChannelReader {
+    rx: std::sync::mpsc::Receiver<io::Result<Vec<u8>>>,
+    chunk: Vec<u8>,
+    pos: usize,
+}
+
+impl ChannelReader {
+    fn new(rx: std::sync::mpsc::Receiver<io::Result<Vec<u8>>>) -> Self {
+        Self {
+            rx,
+            chunk: Vec::new(),
+            pos: 0,
+        }
+    }
+}
+
+impl Read for ChannelReader {
+    fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
+        while self.pos == self.chunk.len() {
+            match self.rx.recv() {
+                Ok(Ok(c)) => {
+                    self.chunk = c;
+                    self.pos = 0;
+                }
+                Ok(Err(e)) => return Err(e),
+                // The sender finished.
+                Err(_) => return Ok(0),
+            }
+        }
+        let n = buf.len().min(self.chunk.len() - self.pos);
+        buf[..n].copy_from_slice(&self.chunk[self.pos..self.pos + n]);
+        self.pos += n;
+        Ok(n)
     }
 }
 
