@@ -7,7 +7,17 @@ use std::sync::Mutex;
 use husk_image::pull::{Event, Progress};
 use indicatif::{MultiProgress, ProgressBar, ProgressStyle};
 
-pub enum Reporter {
+/// What a layer's lines say: (starting, done, already there).
+pub type Verbs = (&'static str, &'static str, &'static str);
+pub const PULL: Verbs = ("Downloading", "Pull complete", "Already exists");
+pub const PUSH: Verbs = ("Pushing", "Pushed", "Layer already exists");
+
+pub struct Reporter {
+    kind: Kind,
+    verbs: Verbs,
+}
+
+enum Kind {
     Quiet,
     Lines(Mutex<()>),
     Bars {
@@ -17,28 +27,29 @@ pub enum Reporter {
 }
 
 impl Reporter {
-    pub fn new(quiet: bool) -> Self {
-        if quiet {
-            Self::Quiet
+    pub fn new(quiet: bool, verbs: Verbs) -> Self {
+        let kind = if quiet {
+            Kind::Quiet
         } else if std::io::stderr().is_terminal() {
-            Self::Bars {
+            Kind::Bars {
                 multi: MultiProgress::new(),
                 bars: Mutex::new(HashMap::new()),
             }
         } else {
-            Self::Lines(Mutex::new(()))
-        }
+            Kind::Lines(Mutex::new(()))
+        };
+        Self { kind, verbs }
     }
 
     /// A line above the bars (or on stderr).
     pub fn line(&self, text: &str) {
-        match self {
-            Self::Quiet => {}
-            Self::Lines(lock) => {
+        match &self.kind {
+            Kind::Quiet => {}
+            Kind::Lines(lock) => {
                 let _g = lock.lock();
                 eprintln!("{text}");
             }
-            Self::Bars { multi, .. } => {
+            Kind::Bars { multi, .. } => {
                 let _ = multi.println(text);
             }
         }
@@ -51,25 +62,22 @@ fn short(d: &husk_image::Digest) -> &str {
 
 impl Progress for Reporter {
     fn event(&self, e: Event<'_>) {
-        match (self, e) {
-            (Self::Quiet, _) => {}
-            (Self::Lines(_), Event::LayerStart { digest, size }) => {
+        let (start, done_verb, cached_verb) = self.verbs;
+        match (&self.kind, e) {
+            (Kind::Quiet, _) => {}
+            (Kind::Lines(_), Event::LayerStart { digest, size }) => {
                 self.line(&format!(
-                    "{}: Downloading ({})",
+                    "{}: {start} ({})",
                     short(digest),
                     crate::format::size(size)
                 ));
             }
-            (Self::Lines(_), Event::LayerDone { digest, cached }) => {
-                let what = if cached {
-                    "Already exists"
-                } else {
-                    "Pull complete"
-                };
+            (Kind::Lines(_), Event::LayerDone { digest, cached }) => {
+                let what = if cached { cached_verb } else { done_verb };
                 self.line(&format!("{}: {what}", short(digest)));
             }
-            (Self::Lines(_), _) => {}
-            (Self::Bars { multi, bars }, Event::LayerStart { digest, size }) => {
+            (Kind::Lines(_), _) => {}
+            (Kind::Bars { multi, bars }, Event::LayerStart { digest, size }) => {
                 let bar = multi.add(ProgressBar::new(size));
                 bar.set_style(
                     ProgressStyle::with_template(
@@ -82,7 +90,7 @@ impl Progress for Reporter {
                     b.insert(digest.to_string(), bar);
                 }
             }
-            (Self::Bars { bars, .. }, Event::LayerBytes { digest, done }) => {
+            (Kind::Bars { bars, .. }, Event::LayerBytes { digest, done }) => {
                 if let Some(b) = bars
                     .lock()
                     .ok()
@@ -91,22 +99,18 @@ impl Progress for Reporter {
                     b.set_position(done);
                 }
             }
-            (Self::Bars { bars, .. }, Event::LayerDone { digest, cached }) => {
+            (Kind::Bars { bars, .. }, Event::LayerDone { digest, cached }) => {
                 let bar = bars
                     .lock()
                     .ok()
                     .and_then(|mut b| b.remove(&digest.to_string()));
-                let what = if cached {
-                    "Already exists"
-                } else {
-                    "Pull complete"
-                };
+                let what = if cached { cached_verb } else { done_verb };
                 match bar {
                     Some(b) => b.finish_with_message(what),
                     None => self.line(&format!("{}: {what}", short(digest))),
                 }
             }
-            (Self::Bars { .. }, Event::Resolved { .. }) => {}
+            (Kind::Bars { .. }, Event::Resolved { .. }) => {}
         }
     }
 }

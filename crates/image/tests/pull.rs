@@ -195,6 +195,56 @@ fn pull_index_picks_the_platform() {
 }
 
 #[test]
+fn docker_manifest_list_and_v2_schema2() {
+    let reg = Registry::start();
+    let client = reg.client();
+    let r = reg.reference("husk-test/dockerish:1");
+    let arm = Platform::parse("linux/arm64").unwrap();
+    let a = Image::docker(vec![busybox_layer(Comp::Gzip)], &amd64());
+    let b = Image::docker(
+        vec![layer(
+            Tar::new().file("arm", b"1", 0o644).finish(),
+            Comp::Gzip,
+        )],
+        &arm,
+    );
+    common::push_list(
+        &client,
+        &r,
+        "1",
+        &[(&a, amd64()), (&b, arm)],
+        husk_image::manifest::DOCKER_LIST,
+    );
+    let tmp = TempDir::new("pull-docker");
+    let s = store(&tmp);
+    let rec = pull(
+        &s,
+        &client,
+        &r,
+        &PullOptions {
+            platform: amd64(),
+            ..PullOptions::default()
+        },
+        &Quiet,
+    )
+    .unwrap();
+    assert_eq!(rec.id, a.id());
+    assert_eq!(
+        rec.manifest_media_type,
+        husk_image::manifest::DOCKER_MANIFEST
+    );
+    // A Docker manifest by tag, too.
+    let single = reg.reference("husk-test/dockerish:single");
+    a.push(&client, &single, Some("single"));
+    assert_eq!(
+        pull(&s, &client, &single, &PullOptions::default(), &Quiet)
+            .unwrap()
+            .id,
+        a.id()
+    );
+}
+
+#[test]
 fn missing_image_is_not_found() {
     let reg = Registry::start();
     let client = reg.client();

@@ -18,7 +18,7 @@ pub fn pull(ctx: &Ctx, a: &PullArgs) -> Result<()> {
     let store = ctx.store()?;
     let client = ctx.client()?;
     let before = store.resolve(&r.to_string()).ok().map(|rec| rec.id);
-    let progress = Reporter::new(a.quiet);
+    let progress = Reporter::new(a.quiet, crate::progress::PULL);
     progress.line(&format!(
         "{}: Pulling from {}",
         r.manifest_ref(),

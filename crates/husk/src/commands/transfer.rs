@@ -14,7 +14,7 @@ pub fn push(ctx: &Ctx, a: &PushArgs) -> Result<()> {
     let target = Reference::parse(&a.image)?;
     let rec = store.resolve(&a.image)?;
     let client = ctx.client()?;
-    let progress = Reporter::new(a.quiet);
+    let progress = Reporter::new(a.quiet, crate::progress::PUSH);
     progress.line(&format!(
         "The push refers to repository [{}]",
         target.name()

@@ -482,6 +482,35 @@ impl Image {
         }
     }
 
+    /// The same image with Docker's media types (v2 schema 2 manifest, Docker layers).
+    pub fn docker(layers: Vec<Layer>, platform: &Platform) -> Self {
+        let layers: Vec<Layer> = layers
+            .into_iter()
+            .map(|mut l| {
+                assert_eq!(
+                    l.media_type,
+                    manifest::OCI_LAYER_GZIP,
+                    "Docker layers are gzip"
+                );
+                l.media_type = manifest::DOCKER_LAYER_GZIP;
+                l
+            })
+            .collect();
+        let oci = Self::new(layers, platform);
+        let mut m: serde_json::Value = serde_json::from_slice(&oci.manifest).unwrap();
+        m["mediaType"] = manifest::DOCKER_MANIFEST.into();
+        m["config"]["mediaType"] = manifest::DOCKER_CONFIG.into();
+        Self {
+            manifest: serde_json::to_vec(&m).unwrap(),
+            ..oci
+        }
+    }
+
+    pub fn media_type(&self) -> String {
+        let m: serde_json::Value = serde_json::from_slice(&self.manifest).unwrap();
+        m["mediaType"].as_str().unwrap().to_owned()
+    }
+
     pub fn id(&self) -> Digest {
         Digest::of(&self.config)
     }
@@ -504,7 +533,7 @@ impl Image {
             .unwrap();
         let reference = tag.map_or_else(|| self.manifest_digest().to_string(), str::to_owned);
         client
-            .put_manifest(r, &reference, manifest::OCI_MANIFEST, &self.manifest)
+            .put_manifest(r, &reference, &self.media_type(), &self.manifest)
             .unwrap();
     }
 }
@@ -516,23 +545,32 @@ pub fn push_index(
     tag: &str,
     images: &[(&Image, Platform)],
 ) -> Digest {
+    push_list(client, r, tag, images, manifest::OCI_INDEX)
+}
+
+/// Pushes an index or a Docker manifest list (`list_type`) over `images` under `tag`.
+pub fn push_list(
+    client: &Client,
+    r: &Reference,
+    tag: &str,
+    images: &[(&Image, Platform)],
+    list_type: &str,
+) -> Digest {
     let mut manifests = Vec::new();
     for (img, p) in images {
         img.push(client, r, None);
         manifests.push(serde_json::json!({
-            "mediaType": manifest::OCI_MANIFEST,
+            "mediaType": img.media_type(),
             "digest": img.manifest_digest().to_string(),
             "size": img.manifest.len(),
             "platform": {"os": p.os, "architecture": p.architecture},
         }));
     }
     let index = serde_json::to_vec(&serde_json::json!({
-        "schemaVersion": 2, "mediaType": manifest::OCI_INDEX, "manifests": manifests,
+        "schemaVersion": 2, "mediaType": list_type, "manifests": manifests,
     }))
     .unwrap();
-    client
-        .put_manifest(r, tag, manifest::OCI_INDEX, &index)
-        .unwrap();
+    client.put_manifest(r, tag, list_type, &index).unwrap();
     Digest::of(&index)
 }
 
