@@ -241,7 +241,7 @@ fn import_prune_and_docker_archive() {
     let archive = tmp.path().join("docker.tar");
     {
         let mut b = tar::Builder::new(std::fs::File::create(&archive).unwrap());
-        let mut add = |name: &str, data: &[u8]| {
+        let add = |b: &mut tar::Builder<std::fs::File>, name: &str, data: &[u8]| {
             let mut h = tar::Header::new_ustar();
             h.set_size(data.len() as u64);
             h.set_mode(0o644);
@@ -255,11 +255,22 @@ fn import_prune_and_docker_archive() {
             .map(|(i, _)| format!("l{i}/layer.tar"))
             .collect();
         for (i, l) in img.layers.iter().enumerate() {
-            add(&layers[i], &l.blob);
+            if i == 0 {
+                add(&mut b, &layers[i], &l.blob);
+            } else {
+                // Deduplicated the way docker save does: a symlink to a shared file.
+                add(&mut b, &format!("blob{i}.tar"), &l.blob);
+                let mut h = tar::Header::new_ustar();
+                h.set_entry_type(tar::EntryType::Symlink);
+                h.set_size(0);
+                h.set_mode(0o777);
+                b.append_link(&mut h, &layers[i], format!("../blob{i}.tar"))
+                    .unwrap();
+            }
         }
-        add("config.json", &img.config);
+        add(&mut b, "config.json", &img.config);
         let manifest = serde_json::json!([{"Config": "config.json", "RepoTags": ["docker/archive:1"], "Layers": layers}]);
-        add("manifest.json", manifest.to_string().as_bytes());
+        add(&mut b, "manifest.json", manifest.to_string().as_bytes());
         b.finish().unwrap();
     }
     assert_eq!(

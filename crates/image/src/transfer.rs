@@ -213,6 +213,8 @@ fn extract_archive(input: &Path, dir: &Path) -> Result<()> {
     let f = File::open(input).map_err(Error::io("open archive", input))?;
     let mut a = tar::Archive::new(io::BufReader::new(f));
     std::fs::create_dir_all(dir).map_err(Error::io("create", dir))?;
+    // `docker save` dedups layers with symlinks (`<id>/layer.tar -> ../<sha>.tar`).
+    let mut links: Vec<(String, String)> = Vec::new();
     for e in a.entries().map_err(Error::io("read archive", input))? {
         let mut e = e.map_err(Error::io("read archive", input))?;
         let kind = e.header().entry_type();
@@ -220,17 +222,25 @@ fn extract_archive(input: &Path, dir: &Path) -> Result<()> {
             continue;
         }
         let name = String::from_utf8_lossy(&e.path_bytes()).into_owned();
-        let name = name.trim_start_matches("./").to_owned();
-        let plain = !name.is_empty()
-            && name.split('/').all(|c| {
-                !c.is_empty()
-                    && c != "."
-                    && c != ".."
-                    && c.bytes()
-                        .all(|b| b.is_ascii_alphanumeric() || b"._-:".contains(&b))
-            });
-        if !kind.is_file() || !plain {
-            // Symlinks between layers of old docker archives, odd names: not needed.
+        let Some(name) = plain_path(&name) else {
+            continue;
+        };
+        if kind.is_symlink() || kind.is_hard_link() {
+            let target = e
+                .link_name_bytes()
+                .map(|t| String::from_utf8_lossy(&t).into_owned())
+                .unwrap_or_default();
+            let base = if kind.is_symlink() {
+                name.rsplit_once('/').map_or("", |(d, _)| d)
+            } else {
+                ""
+            };
+            if let Some(t) = plain_path(&format!("{base}/{target}")) {
+                links.push((name, t));
+            }
+            continue;
+        }
+        if !kind.is_file() {
             continue;
         }
         let dest = dir.join(&name);
@@ -240,7 +250,38 @@ fn extract_archive(input: &Path, dir: &Path) -> Result<()> {
         let mut out = File::create(&dest).map_err(Error::io("create", &dest))?;
         io::copy(&mut e, &mut out).map_err(Error::io("extract", &dest))?;
     }
+    // Links become hardlinks to files extracted above: nothing outside `dir` is reachable.
+    for (name, target) in links {
+        let (src, dest) = (dir.join(&target), dir.join(&name));
+        if src.is_file() && !dest.exists() {
+            if let Some(p) = dest.parent() {
+                std::fs::create_dir_all(p).map_err(Error::io("create", p))?;
+            }
+            std::fs::hard_link(&src, &dest).map_err(Error::io("link", &dest))?;
+        }
+    }
     Ok(())
+}
+
+/// A relative path of plain names (`..` resolved lexically, never above the top), or None.
+fn plain_path(p: &str) -> Option<String> {
+    let mut out: Vec<&str> = Vec::new();
+    for c in p.split('/') {
+        match c {
+            "" | "." => {}
+            ".." => {
+                out.pop()?;
+            }
+            c if c
+                .bytes()
+                .all(|b| b.is_ascii_alphanumeric() || b"._-:".contains(&b)) =>
+            {
+                out.push(c)
+            }
+            _ => return None,
+        }
+    }
+    (!out.is_empty()).then(|| out.join("/"))
 }
 
 fn read_json(path: &Path) -> Result<serde_json::Value> {
@@ -623,6 +664,14 @@ pub fn rfc3339(secs: u64) -> String {
 #[cfg(test)]
 #[allow(clippy::unwrap_used)]
 mod tests {
+    #[test]
+    fn plain_paths() {
+        assert_eq!(super::plain_path("./a/../b.tar").as_deref(), Some("b.tar"));
+        assert_eq!(super::plain_path("x/../../etc/passwd"), None);
+        assert_eq!(super::plain_path("/abs/ok").as_deref(), Some("abs/ok"));
+        assert_eq!(super::plain_path("a b"), None);
+    }
+
     #[test]
     fn rfc3339() {
         assert_eq!(super::rfc3339(0), "1970-01-01T00:00:00Z");
