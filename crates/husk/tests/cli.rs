@@ -7,6 +7,7 @@ mod common;
 use std::path::Path;
 use std::process::{Command, Output, Stdio};
 
+use common::fault::{FaultServer, Faults};
 use common::{amd64, busybox_layer, many_layers, Comp, Image, Registry, TempDir};
 
 struct Husk<'a> {
@@ -287,4 +288,98 @@ fn import_prune_and_docker_archive() {
         husk.ok(&["images", "-q", "--no-trunc"]).trim(),
         img.id().to_string()
     );
+}
+
+#[test]
+fn killed_pull_is_resumed_by_the_next_one() {
+    let img = Image::new(vec![busybox_layer(Comp::Gzip)], &amd64());
+    let faults = Faults {
+        slow_blobs: Some(std::time::Duration::from_millis(100)),
+        ..Faults::default()
+    };
+    let srv = FaultServer::start(&img, "kill/app", faults);
+    let tmp = TempDir::new("cli-kill");
+    let husk = Husk {
+        root: &tmp.path().join("root"),
+        docker_config: &tmp.path().join("docker"),
+    };
+    let name = srv.reference("kill/app").to_string();
+    let mut child = Command::new(env!("CARGO_BIN_EXE_husk"))
+        .arg("--root")
+        .arg(husk.root)
+        .args(["pull", "-q", &name])
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    let store = husk_image::store::Store::open(husk.root).unwrap();
+    let partial = store.ingest_path(&img.layers[0].digest);
+    // Kill it once some, not all, of the layer is on disk (bounded wait).
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(20);
+    while std::fs::metadata(&partial).map_or(0, |m| m.len()) < 200_000 {
+        assert!(std::time::Instant::now() < deadline, "no progress");
+        std::thread::sleep(std::time::Duration::from_millis(20));
+    }
+    child.kill().unwrap();
+    child.wait().unwrap();
+    let have = std::fs::metadata(&partial).unwrap().len();
+    assert!(have < img.layers[0].blob.len() as u64);
+    assert_eq!(husk.ok(&["images", "-q"]).trim(), "");
+    srv.state.lock().unwrap().faults.slow_blobs = None;
+    husk.ok(&["pull", "-q", &name]);
+    assert_eq!(
+        husk.ok(&["images", "-q", "--no-trunc"]).trim(),
+        img.id().to_string()
+    );
+    assert!(!partial.exists());
+    let layer = format!("GET /v2/kill/app/blobs/{}", img.layers[0].digest);
+    let last = srv
+        .log()
+        .into_iter()
+        .rfind(|l| l.starts_with(&layer))
+        .unwrap();
+    let from: u64 = last
+        .rsplit("bytes=")
+        .next()
+        .unwrap()
+        .trim_end_matches('-')
+        .parse()
+        .unwrap();
+    assert!(
+        from >= have.min(200_000),
+        "resumed from {from}, had {have}: {last}"
+    );
+    // Nothing half-done is left behind.
+    assert_eq!(
+        std::fs::read_dir(store.root().join("tmp")).unwrap().count(),
+        0
+    );
+}
+
+#[test]
+fn rmi_refuses_an_image_a_container_uses() {
+    if !rustix::process::geteuid().is_root() {
+        return;
+    }
+    let reg = Registry::start();
+    let r = reg.reference("husk-test/inuse:1");
+    Image::new(vec![busybox_layer(Comp::Gzip)], &amd64()).push(&reg.client(), &r, Some("1"));
+    let tmp = TempDir::new("cli-inuse");
+    let husk = Husk {
+        root: &tmp.path().join("root"),
+        docker_config: &tmp.path().join("docker"),
+    };
+    husk.ok(&["pull", "-q", &r.to_string()]);
+    let store = husk_image::store::Store::open(husk.root).unwrap();
+    let rec = store.resolve(&r.to_string()).unwrap();
+    let id = format!("inuse-{}", std::process::id());
+    let fs = husk_image::rootfs::mount_rootfs(&store, &id, &rec, None).unwrap();
+    assert!(fs.merged.join("bin/busybox").exists());
+    let err = husk.fails(&["rmi", &r.to_string()]);
+    assert!(
+        err.contains("used by container") && err.contains(&id),
+        "{err}"
+    );
+    husk_image::rootfs::unmount_rootfs(&store, &id, None).unwrap();
+    husk.ok(&["rmi", &r.to_string()]);
 }

@@ -5,247 +5,16 @@
 
 mod common;
 
-use std::collections::HashMap;
-use std::io::{BufRead, BufReader, Read, Write};
-use std::net::{TcpListener, TcpStream};
-use std::sync::atomic::{AtomicBool, Ordering};
-use std::sync::{Arc, Mutex};
+use std::io::Read;
 use std::time::Duration;
 
+use common::fault::{FaultServer, Faults};
 use common::{amd64, busybox_layer, Comp, Image, TempDir};
 use husk_image::error::Error;
 use husk_image::manifest;
 use husk_image::pull::{pull, PullOptions, Quiet};
 use husk_image::registry::{Client, ClientOptions};
 use husk_image::store::Store;
-use husk_image::Reference;
-
-#[derive(Default)]
-struct Faults {
-    /// Answer this many requests with 500 first.
-    fail_500: u32,
-    /// Require `Authorization: Bearer good-token` (the token endpoint gives it).
-    require_token: bool,
-    /// The token endpoint refuses.
-    refuse_token: bool,
-    /// Close blob responses after this many body bytes, this many times.
-    drop_blob_after: Option<(usize, u32)>,
-    /// Answer blob requests with a 307 to `/storage/...` (like a registry backed by S3).
-    redirect_blobs: bool,
-}
-
-#[derive(Default)]
-struct State {
-    faults: Faults,
-    manifests: HashMap<String, (String, Vec<u8>)>,
-    blobs: HashMap<String, Vec<u8>>,
-    /// "METHOD path range" of each request.
-    log: Vec<String>,
-}
-
-struct FaultServer {
-    port: u16,
-    state: Arc<Mutex<State>>,
-    stop: Arc<AtomicBool>,
-    thread: Option<std::thread::JoinHandle<()>>,
-}
-
-impl FaultServer {
-    fn start(img: &Image, repo: &str, faults: Faults) -> Self {
-        let listener = TcpListener::bind("127.0.0.1:0").unwrap();
-        listener.set_nonblocking(true).unwrap();
-        let port = listener.local_addr().unwrap().port();
-        let mut st = State {
-            faults,
-            ..State::default()
-        };
-        let m = (manifest::OCI_MANIFEST.to_owned(), img.manifest.clone());
-        st.manifests
-            .insert(format!("/v2/{repo}/manifests/1"), m.clone());
-        st.manifests
-            .insert(format!("/v2/{repo}/manifests/{}", img.manifest_digest()), m);
-        st.blobs
-            .insert(format!("/v2/{repo}/blobs/{}", img.id()), img.config.clone());
-        for l in &img.layers {
-            st.blobs
-                .insert(format!("/v2/{repo}/blobs/{}", l.digest), l.blob.clone());
-        }
-        let state = Arc::new(Mutex::new(st));
-        let stop = Arc::new(AtomicBool::new(false));
-        let (s2, stop2) = (state.clone(), stop.clone());
-        let thread = std::thread::spawn(move || {
-            // Bounded: the test's Drop sets `stop`; 2 minutes at most in any case.
-            let deadline = std::time::Instant::now() + Duration::from_secs(120);
-            while !stop2.load(Ordering::Relaxed) && std::time::Instant::now() < deadline {
-                match listener.accept() {
-                    Ok((conn, _)) => {
-                        let _ = serve(conn, port, &s2);
-                    }
-                    Err(_) => std::thread::sleep(Duration::from_millis(5)),
-                }
-            }
-        });
-        Self {
-            port,
-            state,
-            stop,
-            thread: Some(thread),
-        }
-    }
-
-    fn reference(&self, repo: &str) -> Reference {
-        Reference::parse(&format!("127.0.0.1:{}/{repo}:1", self.port)).unwrap()
-    }
-
-    fn log(&self) -> Vec<String> {
-        self.state.lock().unwrap().log.clone()
-    }
-}
-
-impl Drop for FaultServer {
-    fn drop(&mut self) {
-        self.stop.store(true, Ordering::Relaxed);
-        if let Some(t) = self.thread.take() {
-            let _ = t.join();
-        }
-    }
-}
-
-fn serve(conn: TcpStream, port: u16, state: &Mutex<State>) -> std::io::Result<()> {
-    conn.set_nonblocking(false)?;
-    conn.set_read_timeout(Some(Duration::from_millis(500)))?;
-    let mut reader = BufReader::new(conn.try_clone()?);
-    let mut line = String::new();
-    reader.read_line(&mut line)?;
-    let mut parts = line.split_whitespace();
-    let (method, path) = (
-        parts.next().unwrap_or("").to_owned(),
-        parts.next().unwrap_or("").to_owned(),
-    );
-    let mut headers = HashMap::new();
-    for _ in 0..100 {
-        let mut h = String::new();
-        if reader.read_line(&mut h)? == 0 || h.trim().is_empty() {
-            break;
-        }
-        if let Some((k, v)) = h.split_once(':') {
-            headers.insert(k.trim().to_ascii_lowercase(), v.trim().to_owned());
-        }
-    }
-    let mut out = conn;
-    let mut st = state.lock().unwrap();
-    let range = headers.get("range").cloned().unwrap_or_default();
-    st.log
-        .push(format!("{method} {path} {range}").trim().to_owned());
-    let respond =
-        |out: &mut TcpStream, status: &str, extra: &str, body: &[u8]| -> std::io::Result<()> {
-            write!(
-                out,
-                "HTTP/1.1 {status}\r\nContent-Length: {}\r\nConnection: close\r\n{extra}\r\n",
-                body.len()
-            )?;
-            out.write_all(body)
-        };
-    if path.starts_with("/token") {
-        if st.faults.refuse_token {
-            return respond(&mut out, "401 Unauthorized", "", b"{}");
-        }
-        return respond(
-            &mut out,
-            "200 OK",
-            "Content-Type: application/json\r\n",
-            br#"{"token":"good-token"}"#,
-        );
-    }
-    // Blob storage behind a redirect has its own (signed-URL) auth: no token there, and
-    // the client must not send the registry's token to it.
-    if path.starts_with("/storage") && headers.contains_key("authorization") {
-        return respond(
-            &mut out,
-            "400 Bad Request",
-            "",
-            b"registry token leaked to storage",
-        );
-    }
-    if st.faults.require_token
-        && !path.starts_with("/storage")
-        && headers.get("authorization").map(String::as_str) != Some("Bearer good-token")
-    {
-        let challenge = format!(
-            "WWW-Authenticate: Bearer realm=\"http://127.0.0.1:{port}/token\",service=\"fault\",scope=\"repository:x:pull\"\r\n"
-        );
-        return respond(
-            &mut out,
-            "401 Unauthorized",
-            &challenge,
-            br#"{"errors":[{"code":"UNAUTHORIZED","message":"token needed"}]}"#,
-        );
-    }
-    if st.faults.fail_500 > 0 {
-        st.faults.fail_500 -= 1;
-        return respond(&mut out, "500 Internal Server Error", "", b"boom");
-    }
-    if path == "/v2/" {
-        return respond(&mut out, "200 OK", "", b"{}");
-    }
-    if let Some((ctype, body)) = st.manifests.get(&path).cloned() {
-        return respond(
-            &mut out,
-            "200 OK",
-            &format!("Content-Type: {ctype}\r\n"),
-            &body,
-        );
-    }
-    if st.faults.redirect_blobs && path.starts_with("/v2/") && path.contains("/blobs/") {
-        return respond(
-            &mut out,
-            "307 Temporary Redirect",
-            &format!("Location: /storage{path}\r\n"),
-            b"",
-        );
-    }
-    let blob_key = path.strip_prefix("/storage").unwrap_or(&path).to_owned();
-    let Some(blob) = st.blobs.get(&blob_key).cloned() else {
-        return respond(
-            &mut out,
-            "404 Not Found",
-            "",
-            br#"{"errors":[{"code":"BLOB_UNKNOWN","message":"blob unknown"}]}"#,
-        );
-    };
-    let start: usize = range
-        .strip_prefix("bytes=")
-        .and_then(|r| r.trim_end_matches('-').parse().ok())
-        .unwrap_or(0);
-    let body = &blob[start.min(blob.len())..];
-    let (status, extra) = if start > 0 {
-        (
-            "206 Partial Content",
-            format!(
-                "Content-Range: bytes {start}-{}/{}\r\n",
-                blob.len() - 1,
-                blob.len()
-            ),
-        )
-    } else {
-        ("200 OK", String::new())
-    };
-    if let Some((after, times)) = st.faults.drop_blob_after {
-        if times > 0 && body.len() > after && blob.len() > 10_000 {
-            st.faults.drop_blob_after = Some((after, times - 1));
-            write!(
-                out,
-                "HTTP/1.1 {status}\r\nContent-Length: {}\r\nConnection: close\r\n{extra}\r\n",
-                body.len()
-            )?;
-            out.write_all(&body[..after])?;
-            out.flush()?;
-            // Dropped: the client saw a short body.
-            return Ok(());
-        }
-    }
-    respond(&mut out, status, &extra, body)
-}
 
 fn client(retries: u32) -> Client {
     Client::new(ClientOptions {
@@ -535,4 +304,32 @@ fn read_all(mut r: impl Read) -> Vec<u8> {
     let mut v = Vec::new();
     r.read_to_end(&mut v).unwrap();
     v
+}
+
+#[test]
+fn concurrent_pulls_download_each_blob_once() {
+    let img = image();
+    let faults = Faults {
+        slow_blobs: Some(Duration::from_millis(5)),
+        ..Faults::default()
+    };
+    let srv = FaultServer::start(&img, "f/app", faults);
+    let tmp = TempDir::new("fault-concurrent");
+    let s = Store::open(tmp.path()).unwrap();
+    let r = srv.reference("f/app");
+    std::thread::scope(|sc| {
+        let hs: Vec<_> = (0..3)
+            .map(|_| sc.spawn(|| pull(&s, &client(1), &r, &PullOptions::default(), &Quiet)))
+            .collect();
+        for h in hs {
+            assert_eq!(h.join().unwrap().unwrap().id, img.id());
+        }
+    });
+    let layer_path = format!("GET /v2/f/app/blobs/{}", img.layers[0].digest);
+    let gets = srv
+        .log()
+        .iter()
+        .filter(|l| l.starts_with(&layer_path))
+        .count();
+    assert_eq!(gets, 1, "{:?}", srv.log());
 }

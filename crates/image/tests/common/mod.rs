@@ -2,6 +2,8 @@
 //! built in memory (including malicious ones), and images pushed with husk's own client.
 #![allow(dead_code, clippy::unwrap_used, clippy::cast_possible_truncation)]
 
+pub mod fault;
+
 use std::io::Write;
 use std::net::TcpListener;
 use std::path::{Path, PathBuf};
