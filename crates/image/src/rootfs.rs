@@ -79,8 +79,12 @@ pub fn mount_rootfs(
         std::fs::create_dir_all(&empty).map_err(Error::io("create", &empty))?;
         lowers.push(empty);
     }
-    let fs = fsopen("overlay", FsOpenFlags::FSOPEN_CLOEXEC)
-        .map_err(Error::io("fsopen overlay for", &merged))?;
+    let fs = match fsopen("overlay", FsOpenFlags::FSOPEN_CLOEXEC) {
+        Ok(fs) => fs,
+        // No overlayfs in this kernel: give the container its own copy of the image.
+        Err(rustix::io::Errno::NODEV) => return copy_rootfs(store, id, image, target),
+        Err(e) => return Err(Error::io("fsopen overlay for", &merged)(e)),
+    };
     for l in &lowers {
         fsconfig_set_string(&fs, "lowerdir+", l).map_err(Error::io("add overlay lower dir", l))?;
     }
@@ -103,6 +107,55 @@ pub fn mount_rootfs(
         merged,
         upper,
         work,
+    })
+}
+
+/// The copy-mode fallback (no overlayfs): the image's layers unpacked, in order, into the
+/// container's own directory (`<dir>/merged`, or `target`), whiteouts applied as deletions.
+/// Each blob is read from the store and checked against its digest again.
+pub fn copy_rootfs(
+    store: &Store,
+    id: &str,
+    image: &ImageRecord,
+    target: Option<&Path>,
+) -> Result<Rootfs> {
+    use crate::digest::HashingReader;
+    use crate::manifest::Compression;
+    use std::io::Read;
+
+    let dir = container_dir(store, id)?;
+    let merged = target.map_or_else(|| dir.join("merged"), Path::to_path_buf);
+    std::fs::create_dir_all(&merged).map_err(Error::io("create", &merged))?;
+    std::fs::write(dir.join("image"), image.id.to_string())
+        .map_err(Error::io("write", dir.join("image")))?;
+    let opts = crate::unpack::UnpackOptions {
+        whiteouts: crate::unpack::Whiteouts::Apply,
+        ..crate::unpack::UnpackOptions::default()
+    };
+    for l in &image.layers {
+        let path = store.blob_path(&l.digest);
+        let file = std::fs::File::open(&path).map_err(Error::io("open layer blob", &path))?;
+        let mut blob = HashingReader::new(std::io::BufReader::with_capacity(256 << 10, file));
+        let what = format!("layer {}", l.digest);
+        {
+            let tar: Box<dyn Read + '_> = match Compression::from_media_type(&l.media_type)? {
+                Compression::None => Box::new(&mut blob),
+                Compression::Gzip => Box::new(flate2::read::GzDecoder::new(&mut blob)),
+                Compression::Zstd => Box::new(
+                    zstd::stream::read::Decoder::new(&mut blob)
+                        .map_err(Error::io("start zstd", &path))?,
+                ),
+            };
+            crate::unpack::unpack_layer(&what, tar, &merged, &opts)?;
+        }
+        blob.drain().map_err(Error::io("read layer blob", &path))?;
+        crate::digest::verify(&what, &l.digest, &blob.finish().0)?;
+    }
+    Ok(Rootfs {
+        container: id.to_owned(),
+        upper: merged.clone(),
+        work: dir.join("work"),
+        merged,
     })
 }
 

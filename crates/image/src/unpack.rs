@@ -43,6 +43,18 @@ pub struct UnpackOptions {
     pub max_bytes: u64,
     /// The most entries the layer may have.
     pub max_entries: u64,
+    /// What whiteout entries become.
+    pub whiteouts: Whiteouts,
+}
+
+/// How whiteouts (`.wh.NAME`, `.wh..wh..opq`) are applied.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Whiteouts {
+    /// Into overlayfs whiteouts (0/0 char devices, the opaque xattr): one dir per layer.
+    Overlay,
+    /// Applied to what earlier layers unpacked into the same directory: NAME is removed,
+    /// an opaque dir loses what earlier layers put in it (the copy-mode fallback).
+    Apply,
 }
 
 impl Default for UnpackOptions {
@@ -53,6 +65,7 @@ impl Default for UnpackOptions {
             preserve_owner: root,
             max_bytes: 64 << 30,
             max_entries: 10_000_000,
+            whiteouts: Whiteouts::Overlay,
         }
     }
 }
@@ -562,6 +575,9 @@ impl Unpacker<'_> {
 
     fn whiteout(&mut self, parents: &[&[u8]], name: &[u8], path: &[u8]) -> Result<()> {
         let parent = self.parent(parents)?;
+        if name == OPAQUE_MARKER && self.opts.whiteouts == Whiteouts::Apply {
+            return self.clear_lower_children(&parent, parents);
+        }
         if name == OPAQUE_MARKER {
             let dir = openat(
                 &parent,
@@ -587,6 +603,9 @@ impl Unpacker<'_> {
         }
         tpath.extend_from_slice(target);
         self.clear_existing(&parent, target, &tpath, false)?;
+        if self.opts.whiteouts == Whiteouts::Apply {
+            return Ok(());
+        }
         mknodat(
             &parent,
             target,
@@ -595,6 +614,33 @@ impl Unpacker<'_> {
             makedev(0, 0),
         )
         .map_err(self.sys("create whiteout", &tpath))?;
+        Ok(())
+    }
+
+    /// An opaque dir in copy mode: remove every child this layer did not create.
+    fn clear_lower_children(&mut self, parent: &OwnedFd, parents: &[&[u8]]) -> Result<()> {
+        let dir_path = join(parents);
+        let via_fd = Path::new("/proc/self/fd").join(parent.as_raw_fd().to_string());
+        let entries = std::fs::read_dir(&via_fd)
+            .map_err(|e| self.err(&show(&dir_path), format!("list opaque directory: {e}")))?;
+        let mut lower = Vec::new();
+        for e in entries {
+            let e =
+                e.map_err(|e| self.err(&show(&dir_path), format!("list opaque directory: {e}")))?;
+            let name = e.file_name().into_encoded_bytes();
+            let mut child = dir_path.clone();
+            if !child.is_empty() {
+                child.push(b'/');
+            }
+            child.extend_from_slice(&name);
+            if !self.earlier.contains(&child) && !self.dirs.contains_key(&child) {
+                let is_dir = e.file_type().is_ok_and(|t| t.is_dir());
+                lower.push((name, child, is_dir));
+            }
+        }
+        for (name, child, is_dir) in lower {
+            self.remove(parent, &name, &child, is_dir)?;
+        }
         Ok(())
     }
 

@@ -104,3 +104,68 @@ fn bad_container_ids_are_refused() {
         assert!(unmount_rootfs(&s, bad, None).is_err(), "{bad:?}");
     }
 }
+
+/// Every path below `root` with its kind and, for files, contents.
+fn tree(root: &std::path::Path) -> std::collections::BTreeMap<String, String> {
+    let mut out = std::collections::BTreeMap::new();
+    let mut stack = vec![root.to_path_buf()];
+    while let Some(dir) = stack.pop() {
+        for e in std::fs::read_dir(&dir).unwrap() {
+            let e = e.unwrap();
+            let rel = e
+                .path()
+                .strip_prefix(root)
+                .unwrap()
+                .to_string_lossy()
+                .into_owned();
+            let t = e.file_type().unwrap();
+            let what = if t.is_dir() {
+                stack.push(e.path());
+                "dir".to_owned()
+            } else if t.is_symlink() {
+                format!("-> {}", std::fs::read_link(e.path()).unwrap().display())
+            } else if t.is_file() {
+                String::from_utf8_lossy(&std::fs::read(e.path()).unwrap()).into_owned()
+            } else {
+                "special".to_owned()
+            };
+            out.insert(rel, what);
+        }
+    }
+    out
+}
+
+#[test]
+fn copy_mode_matches_the_overlay_view() {
+    let reg = Registry::start();
+    let client = reg.client();
+    let r = reg.reference("husk-test/copy:1");
+    many_layers().push(&client, &r, Some("1"));
+    let tmp = TempDir::new("rootfs-copy");
+    let s = Store::open(tmp.path()).unwrap();
+    let rec = pull(&s, &client, &r, &PullOptions::default(), &Quiet).unwrap();
+    let copy_id = format!("copy-{}", std::process::id());
+    let copied = husk_image::rootfs::copy_rootfs(&s, &copy_id, &rec, None).unwrap();
+    let copy_tree = tree(&copied.merged);
+    assert!(!copy_tree.contains_key("etc/shadow"), "whiteout applied");
+    assert!(copy_tree.contains_key("etc/passwd"));
+    assert!(
+        !copy_tree.contains_key("var/cache/apt/pkgcache.bin"),
+        "opaque dir applied"
+    );
+    assert!(copy_tree.contains_key("var/cache/apt/new.bin"));
+    assert_eq!(copy_tree["opt/old"], "replaced");
+    assert!(
+        copy_tree.values().all(|v| v != "special"),
+        "no whiteout devices: {copy_tree:?}"
+    );
+    assert!(copy_tree.keys().all(|k| !k.contains(".wh.")));
+    if rustix::process::geteuid().is_root() {
+        let id = format!("ovl-{}", std::process::id());
+        let fs = mount_rootfs(&s, &id, &rec, None).unwrap();
+        assert_eq!(tree(&fs.merged), copy_tree);
+        unmount_rootfs(&s, &id, None).unwrap();
+    }
+    unmount_rootfs(&s, &copy_id, None).unwrap();
+    assert!(!copied.merged.exists());
+}

@@ -405,3 +405,40 @@ fn missing_parents_are_created() {
     assert!(sb.layer().join("a/b/c/file").is_file());
     assert!(list(&sb.layer(), true).contains("a/b"));
 }
+
+#[test]
+fn copy_mode_applies_whiteouts_to_earlier_layers() {
+    use husk_image::unpack::Whiteouts;
+    let sb = Sandbox::new("apply");
+    let o = UnpackOptions {
+        whiteouts: Whiteouts::Apply,
+        ..opts()
+    };
+    let lower = Tar::new()
+        .dir("d/", 0o755)
+        .file("d/old", b"1", 0o644)
+        .dir("d/sub/", 0o755)
+        .file("d/sub/x", b"x", 0o644)
+        .file("gone", b"g", 0o644)
+        .symlink("run", "/var/run-target")
+        .finish();
+    sb.unpack(&lower, &o).unwrap();
+    let upper = Tar::new()
+        .file("d/new", b"2", 0o644)
+        .file("d/.wh..wh..opq", b"", 0o644)
+        .file(".wh.gone", b"", 0o644)
+        .file(".wh.../../outside", b"", 0o644)
+        .file("run/pid", b"7", 0o644)
+        .finish();
+    sb.unpack(&upper, &o).unwrap();
+    sb.assert_outside_untouched();
+    let l = sb.layer();
+    assert!(l.join("d/new").exists(), "same-layer entry kept");
+    assert!(
+        !l.join("d/old").exists() && !l.join("d/sub").exists(),
+        "lower entries hidden"
+    );
+    assert!(!l.join("gone").exists());
+    // Through the lower layer's symlink, inside the root.
+    assert_eq!(std::fs::read(l.join("var/run-target/pid")).unwrap(), b"7");
+}
