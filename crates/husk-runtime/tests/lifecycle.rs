@@ -587,3 +587,62 @@ fn commands_on_one_id_serialize() {
     assert_eq!(wins, 1, "{outs:#?}");
     assert_eq!(t.status(&id), "running");
 }
+
+#[test]
+fn run_reports_death_by_signal_as_128_plus_signal() {
+    let t = Test::new("runsigexit");
+    let mut b = t.bundle();
+    // Outside a pid namespace the shell is not an init and SIGKILL kills it.
+    b.remove_namespace("pid");
+    b.args(&["/bin/sh", "-c", "kill -KILL $$"]);
+    let out = t.run(&b);
+    assert_eq!(out.code, Some(137), "{out}");
+}
+
+#[test]
+fn kill_a_created_container() {
+    let t = Test::new("killcreated");
+    let b = t.bundle();
+    let (id, out) = t.create(&b, &[]);
+    out.ok();
+    t.rt(&["kill", &id, "KILL"]).ok();
+    t.wait_status(&id, "stopped");
+    t.rt(&["delete", &id]).ok();
+    t.assert_no_leftovers(&id, &b.path);
+}
+
+#[test]
+fn spec_refuses_to_overwrite_a_config() {
+    let t = Test::new("specexists");
+    let b = t.bundle();
+    b.save();
+    let before = fs::read_to_string(b.path.join("config.json")).unwrap();
+    t.rt(&["spec", "--bundle", b.path_str()])
+        .failed()
+        .stderr_mentions(&["config.json", "exist"]);
+    assert_eq!(
+        fs::read_to_string(b.path.join("config.json")).unwrap(),
+        before
+    );
+}
+
+#[test]
+fn no_pivot_and_no_new_keyring_flags() {
+    let t = Test::new("nopivot");
+    let mut b = t.bundle();
+    b.probe_args(&["run", "pid1", "--", "ls", "/"]);
+    b.save();
+    let id = t.id();
+    let out = t.rt(&[
+        "run",
+        "--no-pivot",
+        "--no-new-keyring",
+        "--bundle",
+        b.path_str(),
+        &id,
+    ]);
+    out.ok();
+    assert_eq!(out.get("pid"), "1");
+    assert!(out.stdout.lines().any(|l| l == "probe"), "{out}");
+    t.assert_no_leftovers(&id, &b.path);
+}

@@ -195,3 +195,75 @@ fn new_time_namespace_without_offsets() {
     let out = t.probe(&mut b, &["ns"]);
     assert_ne!(out.get("ns.time"), host_ns("time"));
 }
+
+#[test]
+fn pid_namespace_joined_by_path() {
+    let t = Test::new("joinpid");
+    // With --fork, sleep is PID 1 of the new namespace (a pid namespace
+    // without an init cannot be entered); the container joins as PID 2+.
+    let holder = NsHolder::new_forked(&["--pid"]);
+    let mut b = t.bundle();
+    b.add_namespace("pid", Some(&holder.ns_path("pid_for_children")));
+    let out = t.probe(&mut b, &["run", "pid1", "--", "ns"]);
+    assert_eq!(out.get("ns.pid"), holder.ns("pid_for_children"));
+    assert_ne!(out.get("ns.pid"), host_ns("pid"));
+    assert_ne!(out.get("pid"), "1");
+}
+
+#[test]
+fn mount_namespace_joined_by_path() {
+    let t = Test::new("joinmnt");
+    let holder = NsHolder::new(&["--mount"]);
+    let mut b = t.bundle();
+    b.add_namespace("mount", Some(&holder.ns_path("mnt")));
+    let out = t.probe(&mut b, &["ns"]);
+    assert_eq!(out.get("ns.mnt"), holder.ns("mnt"));
+}
+
+#[test]
+fn user_namespace_joined_by_path() {
+    let t = Test::new("joinuser");
+    // A user namespace mapping root to root (unshare maps other ranges only
+    // through newuidmap and /etc/subuid).
+    let holder = NsHolder::new(&["--user", "--map-root-user"]);
+    let mut b = t.bundle();
+    let mounts = b.config["mounts"].as_array_mut().unwrap();
+    mounts.retain(|m| m["type"] != "cgroup");
+    // gid 5 is not mapped in that namespace.
+    for m in mounts.iter_mut().filter(|m| m["type"] == "devpts") {
+        m["options"] = json!([
+            "nosuid",
+            "noexec",
+            "newinstance",
+            "ptmxmode=0666",
+            "mode=0620"
+        ]);
+    }
+    b.add_namespace("user", Some(&holder.ns_path("user")));
+    // The mappings of the joined namespace (runc 1.1.5 insists on them).
+    b.linux()["uidMappings"] = json!([{ "containerID": 0, "hostID": 0, "size": 1 }]);
+    b.linux()["gidMappings"] = json!([{ "containerID": 0, "hostID": 0, "size": 1 }]);
+    let out = t.probe(
+        &mut b,
+        &["run", "ids", "--", "ns", "--", "cat", "/proc/self/uid_map"],
+    );
+    assert_eq!(out.get("ns.user"), holder.ns("user"));
+    assert_ne!(out.get("ns.user"), host_ns("user"));
+    assert_eq!(out.get("uid"), "0");
+}
+
+#[test]
+fn time_namespace_joined_by_path() {
+    if is_runc() {
+        eprintln!("skipped: runc 1.1.5 has no time namespace support");
+        return;
+    }
+    let t = Test::new("jointime");
+    let holder = NsHolder::new(&["--time", "--boottime", "50000", "--monotonic", "50000"]);
+    let mut b = t.bundle();
+    b.add_namespace("time", Some(&holder.ns_path("time")));
+    let out = t.probe(&mut b, &["run", "ns", "--", "uptime"]);
+    assert_eq!(out.get("ns.time"), holder.ns("time"));
+    let inside: f64 = out.get("uptime").parse().unwrap();
+    assert!(inside > 50_000.0, "{out}");
+}

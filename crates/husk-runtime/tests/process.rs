@@ -248,3 +248,47 @@ fn terminal_without_console_socket_is_an_error_for_create() {
         .stderr_mentions(&["console", "terminal", "tty"]);
     t.assert_no_leftovers(&id, &b.path);
 }
+
+/// A pty pair: (master, slave) with the slave opened as a File.
+fn pty_pair() -> (std::os::fd::OwnedFd, std::fs::File) {
+    use rustix::pty::{grantpt, openpt, ptsname, unlockpt, OpenptFlags};
+    let master = openpt(OpenptFlags::RDWR | OpenptFlags::NOCTTY | OpenptFlags::CLOEXEC).unwrap();
+    grantpt(&master).unwrap();
+    unlockpt(&master).unwrap();
+    let name = ptsname(&master, Vec::new()).unwrap();
+    let slave = std::fs::OpenOptions::new()
+        .read(true)
+        .write(true)
+        .open(name.to_str().unwrap())
+        .unwrap();
+    (master, slave)
+}
+
+#[test]
+fn terminal_in_the_foreground_is_relayed() {
+    let t = Test::new("fgterminal");
+    let mut b = t.bundle();
+    b.process()["terminal"] = json!(true);
+    b.args(&[
+        "/bin/sh",
+        "-c",
+        "echo TTY-HELLO; test -t 0 && echo stdin-tty=yes; /probe readlink /proc/self/fd/1; exit 5",
+    ]);
+    b.save();
+    let id = t.id();
+    let (master, slave) = pty_pair();
+    let mut child = t
+        .rt_cmd(&["run", "--bundle", b.path_str(), &id])
+        .stdin(slave.try_clone().unwrap())
+        .stdout(slave.try_clone().unwrap())
+        .stderr(slave)
+        .spawn()
+        .unwrap();
+    // Our copies of the slave are gone: the master reads EIO once run exits.
+    let text = common::read_pty(master, Duration::from_secs(20)).replace('\r', "");
+    let status = common::wait_timeout(&mut child, Duration::from_secs(10));
+    assert!(text.contains("TTY-HELLO"), "pty output: {text:?}");
+    assert!(text.contains("stdin-tty=yes"), "pty output: {text:?}");
+    assert!(text.contains("target=/dev/pts/0"), "pty output: {text:?}");
+    assert_eq!(status.and_then(|s| s.code()), Some(5), "{text:?}");
+}

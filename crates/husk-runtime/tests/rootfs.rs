@@ -181,6 +181,13 @@ fn proc_sysfs_devpts_mqueue_mounts() {
     ] {
         assert_eq!(fstype(mount_line(&out, point)), fs_type, "{point}");
     }
+    assert!(
+        out.stdout.lines().any(|l| l
+            .split(' ')
+            .nth(4)
+            .is_some_and(|p| p.starts_with("/sys/fs/cgroup"))),
+        "no cgroup mount: {out}"
+    );
     let (sys_opts, _) = mount_opts(mount_line(&out, "/sys"));
     assert!(sys_opts.contains(&"ro"), "{sys_opts:?}");
     let (_, pts_super) = mount_opts(mount_line(&out, "/dev/pts"));

@@ -719,6 +719,24 @@ impl NsHolder {
         holder
     }
 
+    /// `unshare --kill-child FLAGS sleep` (forks; the child dies with the
+    /// holder): for a pid namespace, whose first
+    /// process (sleep) must exist before anyone can join it.
+    pub fn new_forked(flags: &[&str]) -> NsHolder {
+        let child = Command::new("unshare")
+            .arg("--kill-child")
+            .args(flags)
+            .args(["sleep", "120"])
+            .stdin(Stdio::null())
+            .spawn()
+            .expect("spawn unshare");
+        let holder = NsHolder { child };
+        let link = holder.ns_path("pid_for_children");
+        let ready = wait_until(Duration::from_secs(5), || fs::read_link(&link).is_ok());
+        assert!(ready, "unshare --fork {flags:?} did not start");
+        holder
+    }
+
     pub fn pid(&self) -> u32 {
         self.child.id()
     }
