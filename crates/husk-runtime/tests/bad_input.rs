@@ -464,3 +464,15 @@ fn the_leftover_checks_see_a_live_container() {
         "assert_no_leftovers passed on a running container"
     );
 }
+
+#[test]
+fn systemd_cgroup_driver_is_a_clear_error() {
+    // No systemd here: husk has no systemd driver, runc finds no systemd.
+    let t = Test::new("systemdcg");
+    let b = t.bundle();
+    b.save();
+    let id = t.id();
+    let out = t.rt(&["--systemd-cgroup", "create", "--bundle", b.path_str(), &id]);
+    check_error(&out, &["systemd"], &["systemd"]);
+    t.assert_no_leftovers(&id, &b.path);
+}
