@@ -112,8 +112,16 @@ impl Client {
         &self.opts
     }
 
-    fn agent(&self, tls: TlsConfig) -> Agent {
-        Agent::config_builder()
+    /// An agent for one registry; loopback registries are never reached through a proxy
+    /// from the environment.
+    fn agent(&self, tls: TlsConfig, loopback: bool) -> Agent {
+        let builder = Agent::config_builder();
+        let builder = if loopback {
+            builder.proxy(None)
+        } else {
+            builder
+        };
+        builder
             .http_status_as_error(false)
             .max_redirects(10)
             .timeout_connect(Some(self.opts.connect_timeout))
@@ -160,7 +168,7 @@ impl Client {
         if let Some(e) = lock(&self.endpoints).get(registry) {
             return Ok(e.clone());
         }
-        let agent = self.agent(self.tls_for(registry)?);
+        let agent = self.agent(self.tls_for(registry)?, is_loopback(registry));
         let host = registry_host(registry);
         let https = format!("https://{host}");
         let may_use_http =
@@ -197,7 +205,7 @@ impl Client {
         loop {
             let auth = self.auth_header(registry, &scope);
             let result = self.send_once(&ep.agent, &url, req, auth.as_deref());
-            let retry_reason = match result {
+            match result {
                 Ok(resp) if resp.status() == 401 && !challenged => {
                     challenged = true;
                     self.answer_challenge(&ep.agent, registry, &scope, &resp)?;
@@ -221,7 +229,6 @@ impl Client {
                             detail,
                         });
                     }
-                    format!("status {status}")
                 }
                 Ok(resp) => return Ok(resp),
                 Err(e) => {
@@ -232,10 +239,8 @@ impl Client {
                             detail: e.to_string(),
                         });
                     }
-                    e.to_string()
                 }
-            };
-            let _ = retry_reason;
+            }
             std::thread::sleep(self.backoff(attempt));
             attempt += 1;
         }
