@@ -6,7 +6,7 @@ use std::path::PathBuf;
 
 /// An OCI runtime: runs containers from bundles, with runc's command line.
 #[derive(Debug, Parser)]
-#[command(name = "husk-runtime", version = concat!(env!("CARGO_PKG_VERSION"), "\nspec: 1.3.0"))]
+#[command(name = "husk-runtime", version = concat!("version ", env!("CARGO_PKG_VERSION"), "\nspec: 1.3.0"))]
 pub struct Cli {
     /// Directory for container state
     #[arg(long, global = true, default_value = "/run/husk-runtime")]

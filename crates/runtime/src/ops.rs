@@ -129,13 +129,18 @@ fn signal_container(rec: &Record, sig: i32, all: bool) -> Result<()> {
         .map_err(|e| Error::sys("kill", format!("container {} (pid {})", rec.id, rec.pid), e))
 }
 
-/// Every process that shares init's pid namespace, when init has one of its
-/// own (else just init).
+/// Every process of the container: those sharing init's pid namespace or
+/// its mount namespace, where init has one of its own (else just init).
+/// (With cgroups, the container's cgroup will be the authority.)
 fn processes_in_pid_namespace_of(init: i32) -> Vec<i32> {
-    let ns = |pid: i32| std::fs::read_link(format!("/proc/{pid}/ns/pid")).ok();
-    let own = ns(init);
-    let host = ns(process::getpid());
-    if own.is_none() || own == host {
+    let ns = |pid: i32, kind: &str| std::fs::read_link(format!("/proc/{pid}/ns/{kind}")).ok();
+    let me = process::getpid();
+    let own: Vec<(&str, std::path::PathBuf)> = ["pid", "mnt"]
+        .into_iter()
+        .filter_map(|k| Some((k, ns(init, k)?)))
+        .filter(|(k, link)| ns(me, k).as_ref() != Some(link))
+        .collect();
+    if own.is_empty() {
         return vec![init];
     }
     std::fs::read_dir("/proc")
@@ -143,7 +148,10 @@ fn processes_in_pid_namespace_of(init: i32) -> Vec<i32> {
         .flatten()
         .flatten()
         .filter_map(|e| e.file_name().to_str()?.parse::<i32>().ok())
-        .filter(|pid| ns(*pid) == own)
+        .filter(|pid| {
+            own.iter()
+                .any(|(k, link)| ns(*pid, k).as_ref() == Some(link))
+        })
         .collect()
 }
 

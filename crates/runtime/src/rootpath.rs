@@ -46,23 +46,25 @@ impl Root {
     }
 
     /// Opens `p` with O_PATH, creating missing directories on the way
-    /// (mode 0755) like `mkdir -p`.
+    /// (mode 0755) like `mkdir -p`. A dangling symlink on the way is
+    /// followed inside the root and its target created, as runc does.
     pub fn mkdir_all(&self, p: &Path) -> Result<OwnedFd> {
+        self.mkdir_all_depth(p, 0)
+    }
+
+    fn mkdir_all_depth(&self, p: &Path, depth: u32) -> Result<OwnedFd> {
+        const MAX_LINKS: u32 = 40;
         let rel = relative(p);
         match self.open(&rel, O_PATH | O_DIRECTORY) {
             Ok(fd) => return Ok(fd),
             Err(Errno(libc::ENOENT)) => {}
             Err(e) => return Err(e),
         }
+        let comps: Vec<Component<'_>> = rel.components().collect();
         let mut prefix = PathBuf::new();
-        let mut dir = sysfs::openat2(
-            self.fd.as_fd(),
-            Path::new("."),
-            O_PATH | O_DIRECTORY,
-            0,
-            RESOLVE,
-        )?;
-        for comp in rel.components() {
+        let mut dir = self.open(Path::new("."), O_PATH | O_DIRECTORY)?;
+        for (i, comp) in comps.iter().enumerate() {
+            let parent = prefix.clone();
             prefix.push(comp);
             match self.open(&prefix, O_PATH | O_DIRECTORY) {
                 Ok(fd) => dir = fd,
@@ -73,10 +75,26 @@ impl Root {
                         return Err(Errno(libc::ENOENT));
                     };
                     match sysfs::mkdirat(dir.as_fd(), Path::new(name), 0o755) {
-                        Ok(()) | Err(Errno(libc::EEXIST)) => {}
+                        Ok(()) => dir = self.open(&prefix, O_PATH | O_DIRECTORY)?,
+                        Err(Errno(libc::EEXIST)) => {
+                            // A dangling symlink: create its target (inside
+                            // the root) and the rest of the path below it.
+                            if depth >= MAX_LINKS {
+                                return Err(Errno(libc::ELOOP));
+                            }
+                            let target = sysfs::readlinkat(dir.as_fd(), Path::new(name))?;
+                            let mut next = if target.is_absolute() {
+                                target
+                            } else {
+                                parent.join(target)
+                            };
+                            for rest in &comps[i + 1..] {
+                                next.push(rest);
+                            }
+                            return self.mkdir_all_depth(&next, depth + 1);
+                        }
                         Err(e) => return Err(e),
                     }
-                    dir = self.open(&prefix, O_PATH | O_DIRECTORY)?;
                 }
                 Err(e) => return Err(e),
             }
@@ -151,6 +169,10 @@ mod tests {
         assert!(d.join("root/y").is_dir());
         root.ensure_file(Path::new("/up/f")).unwrap();
         assert!(d.join("root/f").is_file());
+        // A dangling absolute symlink is created inside the root.
+        std::os::unix::fs::symlink("/outside/dir", d.join("root/dangling")).unwrap();
+        root.mkdir_all(Path::new("/dangling/sub")).unwrap();
+        assert!(d.join("root/outside/dir/sub").is_dir());
         std::fs::remove_dir_all(&d).unwrap();
     }
 }

@@ -25,7 +25,17 @@ pub fn parse(text: &[u8]) -> std::result::Result<Spec, (String, String)> {
         } else {
             field
         };
-        (field, e.into_inner().to_string())
+        let inner = e.into_inner();
+        let reason = if inner.is_eof() {
+            format!(
+                "the JSON document is cut short (line {}, column {})",
+                inner.line(),
+                inner.column()
+            )
+        } else {
+            inner.to_string()
+        };
+        (field, reason)
     })
 }
 

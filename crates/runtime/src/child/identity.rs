@@ -9,8 +9,10 @@ use std::path::{Path, PathBuf};
 
 /// `process.rlimits`, set while we still may raise them.
 pub fn set_rlimits(plan: &Plan) -> Step<()> {
-    for &(res, soft, hard) in &plan.process.rlimits {
-        process::setrlimit(res, soft, hard).step(|| format!("setrlimit {res} to {soft}/{hard}"))?;
+    for (i, &(res, soft, hard)) in plan.process.rlimits.iter().enumerate() {
+        let name = &plan.process.rlimit_names[i];
+        process::setrlimit(res, soft, hard)
+            .step(|| format!("setrlimit {name} to {soft}/{hard} (process.rlimits[{i}])"))?;
     }
     Ok(())
 }

@@ -142,6 +142,9 @@ fn setup_and_exec(ctx: &InitContext<'_>) -> Step<Infallible> {
     rootfs::mount_all(plan, &root)?;
     devices::create_nodes(plan, &root)?;
     devices::create_links(&root)?;
+    // Like runc: a missing working directory is created (as root, now).
+    root.mkdir_all(&plan.process.cwd)
+        .step(|| format!("create process.cwd {}", plan.process.cwd.display()))?;
     // Runtime hooks see the container's namespaces and mounts, before pivot.
     ctx.send(&Msg::RunHooks, &[])?;
     ctx.expect(&Msg::Continue)?;

@@ -20,6 +20,8 @@ pub struct ProcessPlan {
     pub umask: Option<u32>,
     /// (resource number, soft, hard).
     pub rlimits: Vec<(u32, u64, u64)>,
+    /// The spec's names of `rlimits`, for messages.
+    pub rlimit_names: Vec<String>,
     pub caps: CapSets,
     pub no_new_privs: bool,
     pub oom_score_adj: Option<i32>,
@@ -73,6 +75,7 @@ impl ProcessPlan {
         }
         let user = p.user();
         let mut rlimits: Vec<(u32, u64, u64)> = Vec::new();
+        let mut rlimit_names = Vec::new();
         for (i, r) in p.rlimits().iter().flatten().enumerate() {
             let res = rlimit_number(r.typ());
             if rlimits.iter().any(|(n, _, _)| *n == res) {
@@ -84,10 +87,16 @@ impl ProcessPlan {
             if r.soft() > r.hard() {
                 return Err(Error::config(
                     format!("process.rlimits[{i}]"),
-                    "soft limit above hard limit",
+                    format!(
+                        "{}: soft limit {} is above hard limit {}",
+                        r.typ(),
+                        r.soft(),
+                        r.hard()
+                    ),
                 ));
             }
             rlimits.push((res, r.soft(), r.hard()));
+            rlimit_names.push(r.typ().to_string());
         }
         if let Some(adj) = p.oom_score_adj() {
             if !(-1000..=1000).contains(&adj) {
@@ -107,6 +116,7 @@ impl ProcessPlan {
             additional_gids: user.additional_gids().clone().unwrap_or_default(),
             umask: user.umask(),
             rlimits,
+            rlimit_names,
             caps: CapSets::from_spec(p.capabilities().as_ref(), caps::last_cap())?,
             no_new_privs: p.no_new_privileges().unwrap_or(false),
             oom_score_adj: p.oom_score_adj(),
