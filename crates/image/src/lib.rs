@@ -12,7 +12,7 @@
 //!
 //! | module | owns |
 //! |---|---|
-//! | [`reference`] | `[registry/]name[:tag][@digest]`, Docker's defaults |
+//! | [`reference`](mod@reference) | `[registry/]name[:tag][@digest]`, Docker's defaults |
 //! | [`digest`] | `sha256:` digests, chain IDs, hashing readers with a byte limit |
 //! | [`manifest`] | OCI and Docker manifests and indexes, platform selection |
 //! | [`auth`] | Docker's config.json credentials, `WWW-Authenticate` challenges |
