@@ -89,6 +89,11 @@ impl Store {
     /// Opens (creating) the store in `<husk root>/image`.
     pub fn open(husk_root: &Path) -> Result<Self> {
         let root = husk_root.join("image");
+        std::fs::create_dir_all(&root).map_err(Error::io("create store directory", &root))?;
+        // Layers hold the images' setuid binaries and devices: host users must not reach
+        // them (Docker makes /var/lib/docker 0710 for the same reason).
+        std::fs::set_permissions(&root, std::os::unix::fs::PermissionsExt::from_mode(0o700))
+            .map_err(Error::io("chmod 0700", &root))?;
         for sub in [
             "blobs/sha256",
             "layers",

@@ -58,6 +58,9 @@ fn pull_busybox_in_one_layer() {
         Some("busybox")
     );
     assert!(s.has_blob(&img.layers[0].digest));
+    use std::os::unix::fs::PermissionsExt;
+    let mode = std::fs::metadata(s.root()).unwrap().permissions().mode();
+    assert_eq!(mode & 0o777, 0o700, "the store is private");
     // Found by tag, by short ID and by digest.
     assert_eq!(s.resolve(&r.to_string()).unwrap().id, rec.id);
     assert_eq!(s.resolve(rec.id.short()).unwrap().id, rec.id);
@@ -408,6 +411,23 @@ fn tls_registry_with_its_ca() {
     let s = store(&tmp);
     let rec = pull(&s, &reg.client(), &r, &PullOptions::default(), &Quiet).unwrap();
     assert_eq!(rec.id, img.id());
+    // Without the CA (system roots only) the certificate is refused, and husk does not
+    // fall back to plain http.
+    let tmp = TempDir::new("pull-tls-noca");
+    let s = store(&tmp);
+    let no_ca = husk_image::registry::Client::new(husk_image::registry::ClientOptions {
+        retries: 0,
+        certs_dirs: vec![],
+        ..Default::default()
+    });
+    let err = pull(&s, &no_ca, &r, &PullOptions::default(), &Quiet)
+        .err()
+        .unwrap();
+    assert!(
+        err.to_string().to_lowercase().contains("certificate"),
+        "{err}"
+    );
+    assert!(err.to_string().contains("https://"), "{err}");
 }
 
 #[test]
