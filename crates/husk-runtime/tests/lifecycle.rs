@@ -646,3 +646,54 @@ fn no_pivot_and_no_new_keyring_flags() {
     assert!(out.stdout.lines().any(|l| l == "probe"), "{out}");
     t.assert_no_leftovers(&id, &b.path);
 }
+
+#[test]
+fn state_is_stopped_as_soon_as_the_process_dies() {
+    let t = Test::new("stoppedsoon");
+    let mut b = t.bundle();
+    b.probe_args(&["sleep", "60"]);
+    let (id, out) = t.create(&b, &[]);
+    out.ok();
+    t.rt(&["start", &id]).ok();
+    let pid = t.state(&id)["pid"].as_u64().unwrap();
+    // Killed from outside the runtime, reaped by whoever is its parent.
+    let pid = rustix::process::Pid::from_raw(i32::try_from(pid).unwrap()).unwrap();
+    rustix::process::kill_process(pid, rustix::process::Signal::KILL).unwrap();
+    let stopped = wait_until(Duration::from_secs(3), || t.status(&id) == "stopped");
+    assert!(stopped, "state still {}", t.status(&id));
+}
+
+#[test]
+fn relative_bundle_path_is_made_absolute() {
+    let t = Test::new("relbundle");
+    let b = t.bundle();
+    b.save();
+    let id = t.id();
+    let mut cmd = t.rt_cmd(&["create", "--bundle", "bundle0", &id]);
+    cmd.current_dir(&t.dir);
+    common::run_cmd(cmd, &t.dir, common::COMMAND_TIMEOUT).ok();
+    assert_eq!(t.state(&id)["bundle"], b.path_str());
+}
+
+#[test]
+fn bundle_defaults_to_the_current_directory() {
+    let t = Test::new("cwdbundle");
+    let b = t.bundle();
+    b.save();
+    let id = t.id();
+    let mut cmd = t.rt_cmd(&["create", &id]);
+    cmd.current_dir(&b.path);
+    common::run_cmd(cmd, &t.dir, common::COMMAND_TIMEOUT).ok();
+    assert_eq!(t.state(&id)["bundle"], b.path_str());
+}
+
+#[test]
+fn configs_of_every_spec_version_load() {
+    let t = Test::new("specversions");
+    let mut b = t.bundle();
+    for version in ["1.0.0", "1.0.2", "1.1.0", "1.2.0", "1.2.1", "1.3.0"] {
+        b.config["ociVersion"] = json!(version);
+        let out = t.probe(&mut b, &["pid1"]);
+        assert_eq!(out.get("pid"), "1", "ociVersion {version}");
+    }
+}

@@ -292,3 +292,23 @@ fn terminal_in_the_foreground_is_relayed() {
     assert!(text.contains("target=/dev/pts/0"), "pty output: {text:?}");
     assert_eq!(status.and_then(|s| s.code()), Some(5), "{text:?}");
 }
+
+#[test]
+fn cwd_with_dot_dot_stays_inside_the_root() {
+    let t = Test::new("cwddotdot");
+    let mut b = t.bundle();
+    b.process()["cwd"] = json!("/../../../tmp");
+    let out = t.probe(&mut b, &["run", "cwd", "--", "ls", "."]);
+    assert_eq!(out.get("cwd"), "/tmp");
+}
+
+#[test]
+fn args_lookup_uses_the_container_path() {
+    let t = Test::new("argspath2");
+    let mut b = t.bundle();
+    b.process()["env"] = json!(["PATH=/"]);
+    b.args(&["probe", "pid1"]);
+    let out = t.run(&b);
+    out.ok();
+    assert_eq!(out.get("pid"), "1");
+}

@@ -342,10 +342,10 @@ fn readonly_paths() {
     let mut b = t.bundle();
     b.writable();
     fs::create_dir_all(b.rootfs().join("rodir")).unwrap();
-    b.linux()["readonlyPaths"]
-        .as_array_mut()
-        .unwrap()
-        .push(json!("/rodir"));
+    let ro = b.linux()["readonlyPaths"].as_array_mut().unwrap();
+    ro.push(json!("/rodir"));
+    // A path that does not exist is skipped, not an error.
+    ro.push(json!("/does/not/exist"));
     let out = t.probe(&mut b, &["write", "/rodir/x"]);
     assert!(out.get("write").starts_with(EROFS), "{out}");
     let out = t.probe(&mut b, &["write", "/proc/sys/kernel/hostname", "evil"]);
@@ -388,4 +388,46 @@ fn sysctls_in_new_namespaces() {
         fs::read_to_string("/proc/sys/kernel/shm_rmid_forced").unwrap(),
         host_shm
     );
+}
+
+#[test]
+fn bind_source_relative_to_the_bundle() {
+    let t = Test::new("bindrel");
+    let mut b = t.bundle();
+    fs::create_dir_all(b.path.join("hostdata")).unwrap();
+    fs::write(b.path.join("hostdata/file"), "relative source\n").unwrap();
+    b.add_mount(json!({
+        "destination": "/data", "type": "bind", "source": "hostdata", "options": ["rbind", "ro"]
+    }));
+    let out = t.probe(&mut b, &["cat", "/data/file"]);
+    assert!(out.stdout.contains("relative source"), "{out}");
+}
+
+#[test]
+fn rbind_carries_submounts_and_bind_does_not() {
+    let t = Test::new("rbind");
+    let src = bind_source(&t, "tree");
+    let sub = src.join("sub");
+    fs::create_dir_all(&sub).unwrap();
+    // A host mount under the source (removed by the Test's cleanup).
+    let status = std::process::Command::new("mount")
+        .args(["-t", "tmpfs", "-o", "size=1m", "husk-sub"])
+        .arg(&sub)
+        .status()
+        .unwrap();
+    assert!(status.success());
+    fs::write(sub.join("inner"), "on the submount\n").unwrap();
+    let mut b = t.bundle();
+    b.add_mount(json!({
+        "destination": "/rec", "type": "bind", "source": src.to_str().unwrap(),
+        "options": ["rbind"]
+    }));
+    b.add_mount(json!({
+        "destination": "/flat", "type": "bind", "source": src.to_str().unwrap(),
+        "options": ["bind"]
+    }));
+    let out = t.probe(&mut b, &["run", "ls", "/rec/sub", "--", "ls", "/flat/sub"]);
+    assert_eq!(out.stdout.matches("inner").count(), 1, "{out}");
+    let out = t.probe(&mut b, &["ls", "/rec/sub"]);
+    assert!(out.stdout.contains("inner"), "{out}");
 }
