@@ -361,7 +361,7 @@ impl Unpacker<'_> {
                     .and_then(|v| v.split('.').next()?.parse::<i64>().ok())
             };
             if let Some(name) = key.strip_prefix("SCHILY.xattr.") {
-                if name.starts_with("trusted.overlay.") {
+                if name.starts_with("trusted.overlay.") || name.starts_with("user.overlay.") {
                     return Err(
                         self.err(&show(path), format!("xattr {name} would control overlayfs"))
                     );
