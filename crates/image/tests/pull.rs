@@ -461,3 +461,51 @@ fn concurrent_pulls_share_the_store() {
         0
     );
 }
+
+/// Counts layers a pull found already unpacked.
+#[derive(Default)]
+struct CachedCounter(std::sync::atomic::AtomicUsize);
+
+impl husk_image::pull::Progress for CachedCounter {
+    fn event(&self, e: husk_image::pull::Event<'_>) {
+        if let husk_image::pull::Event::LayerDone { cached: true, .. } = e {
+            self.0.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+        }
+    }
+}
+
+#[test]
+fn layers_are_shared_by_chain_id_and_collected_with_the_last_image() {
+    let reg = Registry::start();
+    let client = reg.client();
+    let base = busybox_layer(Comp::Gzip);
+    let extra = layer(Tar::new().file("extra", b"e", 0o644).finish(), Comp::Gzip);
+    let a = Image::new(vec![base.clone()], &amd64());
+    let b = Image::new(vec![base, extra], &amd64());
+    let (ra, rb) = (
+        reg.reference("husk-test/a:1"),
+        reg.reference("husk-test/b:1"),
+    );
+    a.push(&client, &ra, Some("1"));
+    b.push(&client, &rb, Some("1"));
+    let tmp = TempDir::new("pull-shared");
+    let s = store(&tmp);
+    pull(&s, &client, &ra, &PullOptions::default(), &Quiet).unwrap();
+    let cached = CachedCounter::default();
+    let rec_b = pull(&s, &client, &rb, &PullOptions::default(), &cached).unwrap();
+    assert_eq!(
+        cached.0.load(std::sync::atomic::Ordering::Relaxed),
+        1,
+        "the base layer was reused"
+    );
+    let count = |sub: &str| std::fs::read_dir(s.root().join(sub)).unwrap().count();
+    assert_eq!(count("layers"), 2);
+    s.remove_image(&a.id()).unwrap();
+    assert_eq!(count("layers"), 2, "b still uses both");
+    assert!(s.has_blob(&rec_b.layers[0].digest));
+    s.remove_image(&b.id()).unwrap();
+    assert_eq!(
+        (count("layers"), count("blobs/sha256"), count("images")),
+        (0, 0, 0)
+    );
+}
