@@ -4,11 +4,11 @@
 #![allow(clippy::unwrap_used)]
 
 mod common;
-use common::{run_cmd, runtime_bin, wait_timeout, Bundle, Out, Test, COMMAND_TIMEOUT};
+use common::{run_cmd, runtime_bin, Bundle, Out, Test, COMMAND_TIMEOUT};
 use serde_json::json;
 use std::fs;
 use std::path::Path;
-use std::process::{Command, Stdio};
+use std::process::Command;
 use std::time::Duration;
 
 /// Runs the runtime through `sh`, which first runs `setup` (e.g. opens extra
@@ -145,14 +145,28 @@ fn runtime_copy(dir: &Path) -> std::path::PathBuf {
     copy
 }
 
-/// CVE-2019-5736: a process in the container, with the container's
-/// capabilities, opens /proc/1/exe while init still runs the runtime (the
-/// created state), both for writing and as an O_PATH handle that it re-opens
-/// for writing once the runtime has let go of its binary (after start).
+/// CVE-2019-5736 from a neighbour: container A (the attacker, baseline
+/// capabilities, no CAP_SYS_PTRACE) owns a pid namespace; container B is
+/// created into it, as a Kubernetes pod's containers share the pause
+/// container's. While B's init waits in the created state, A opens
+/// /proc/<B's init>/exe for writing, and as an O_PATH handle that it re-opens
+/// for writing once the runtime has let go of its binary (after B's start).
 /// The host's runtime binary must come out unchanged.
 #[test]
-fn container_cannot_overwrite_the_runtime_binary() {
-    let t = Test::new("exeattack");
+fn neighbour_cannot_overwrite_the_runtime_binary() {
+    exe_attack_from_a_neighbour("exeattack", None);
+}
+
+/// The same with CAP_SYS_PTRACE in the attacker, which lets it past the
+/// non-dumpable init: what remains is how the binary is exposed (runc: a
+/// read-only bind mount; a sealed memfd copy also resists).
+#[test]
+fn neighbour_with_ptrace_cannot_overwrite_the_runtime_binary() {
+    exe_attack_from_a_neighbour("exeattackptrace", Some(&["CAP_SYS_PTRACE", "CAP_KILL"]));
+}
+
+fn exe_attack_from_a_neighbour(name: &str, caps: Option<&[&str]>) {
+    let t = Test::new(name);
     let bin = runtime_copy(&t.dir);
     let original = fs::read(&bin).unwrap();
     let rt = |args: &[&str]| {
@@ -161,64 +175,50 @@ fn container_cannot_overwrite_the_runtime_binary() {
         run_cmd(cmd, &t.dir, COMMAND_TIMEOUT)
     };
 
-    let mut b = t.bundle();
-    b.probe_args(&["sleep", "30"]);
-    b.save();
-    let id = t.id();
-    rt(&["create", "--bundle", b.path_str(), &id]).ok();
-    let pid = t.state(&id)["pid"].as_u64().unwrap().to_string();
+    let mut attacker = t.bundle();
+    attacker.writable();
+    if let Some(caps) = caps {
+        attacker.process()["capabilities"] =
+            json!({ "bounding": caps, "effective": caps, "permitted": caps });
+    }
+    attacker.args(&["/bin/sh", "-c", "exec /probe exe-scan /go 25 > /report"]);
+    attacker.save();
+    let a = t.id();
+    rt(&["run", "--detach", "--bundle", attacker.path_str(), &a]).ok();
+    let report = attacker.rootfs().join("report");
+    let read_report = || fs::read_to_string(&report).unwrap_or_default();
+    assert!(
+        common::wait_until(Duration::from_secs(10), || read_report()
+            .contains("scanning=")),
+        "attacker did not start"
+    );
+    let a_pid = t.state(&a)["pid"].as_u64().unwrap();
 
-    // The attacker: inside the container's mount and pid namespaces and
-    // root, without CAP_SYS_PTRACE or CAP_DAC_OVERRIDE. It keeps the
-    // baseline's capabilities plus CAP_SYS_ADMIN and CAP_SYS_CHROOT, which
-    // nsenter needs (the rootfs has no setpriv able to drop them afterwards).
-    let report = t.dir.join("attack.out");
-    let mut attacker = Command::new("setpriv")
-        .args([
-            "--bounding-set",
-            "-all,+audit_write,+kill,+net_bind_service,+sys_admin,+sys_chroot",
-            "--inh-caps",
-            "-all",
-            "--",
-            "nsenter",
-            "-t",
-            &pid,
-            "-m",
-            "-p",
-            "-r",
-            "-w",
-            "--",
-            "/probe",
-            "exe-attack",
-            "/proc/1/exe",
-            "/go",
-        ])
-        .stdin(Stdio::null())
-        .stdout(fs::File::create(&report).unwrap())
-        .stderr(Stdio::inherit())
-        .spawn()
-        .unwrap();
-    // Let it open its handles while init is the runtime.
-    let opened = common::wait_until(Duration::from_secs(10), || {
-        fs::read_to_string(&report).is_ok_and(|r| r.contains("opath="))
-    });
-    assert!(opened, "attacker did not start");
-
-    rt(&["start", &id]).ok();
+    let mut victim = t.bundle();
+    victim.probe_args(&["sleep", "30"]);
+    victim.add_namespace("pid", Some(&format!("/proc/{a_pid}/ns/pid")));
+    victim.save();
+    let v = t.id();
+    rt(&["create", "--bundle", victim.path_str(), &v]).ok();
+    // Let the attacker find B's init while it is still the runtime.
+    let seen = common::wait_until(Duration::from_secs(10), || read_report().contains("opath."));
+    rt(&["start", &v]).ok();
     // Now nothing executes the runtime binary: release the attacker.
-    fs::write(b.rootfs().join("go"), "").unwrap();
-    let status = wait_timeout(&mut attacker, Duration::from_secs(30));
-    assert!(status.is_some(), "attacker did not finish");
-    let text = fs::read_to_string(&report).unwrap();
+    fs::write(attacker.rootfs().join("go"), "").unwrap();
+    t.wait_status(&a, "stopped");
+    let text = read_report();
     eprintln!("attacker report:\n{text}");
+    assert!(seen, "the attacker never saw the victim's init: {text}");
+    assert!(text.contains("done="), "attacker did not finish: {text}");
 
     let after = fs::read(&bin).unwrap();
     assert!(
         after == original,
-        "the runtime binary was modified from inside the container: {text}"
+        "the runtime binary was modified from a container: {text}"
     );
-    assert!(!text.contains("write=ok"), "{text}");
-    rt(&["delete", "--force", &id]).ok();
+    assert!(!text.contains(".write=ok"), "{text}");
+    rt(&["delete", "--force", &v]).ok();
+    rt(&["delete", "--force", &a]).ok();
 }
 
 /// The same attack from the container's own process: /proc/self/exe and

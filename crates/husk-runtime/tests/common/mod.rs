@@ -38,10 +38,12 @@ fn unique(prefix: &str) -> String {
 /// The runtime binary under test.
 pub fn runtime_bin() -> PathBuf {
     static BIN: OnceLock<PathBuf> = OnceLock::new();
-    BIN.get_or_init(|| match std::env::var_os("HUSK_TEST_RUNTIME") {
-        Some(p) => PathBuf::from(p),
-        None => PathBuf::from(env!("CARGO_BIN_EXE_husk-runtime")),
-    })
+    BIN.get_or_init(
+        || match std::env::var_os("HUSK_TEST_RUNTIME").filter(|v| !v.is_empty()) {
+            Some(p) => PathBuf::from(p),
+            None => PathBuf::from(env!("CARGO_BIN_EXE_husk-runtime")),
+        },
+    )
     .clone()
 }
 
@@ -67,7 +69,7 @@ macro_rules! husk_only {
 pub fn probe_bin() -> PathBuf {
     static BIN: OnceLock<PathBuf> = OnceLock::new();
     BIN.get_or_init(|| {
-        if let Some(p) = std::env::var_os("HUSK_TEST_PROBE") {
+        if let Some(p) = std::env::var_os("HUSK_TEST_PROBE").filter(|v| !v.is_empty()) {
             return PathBuf::from(p);
         }
         let mut candidates =
