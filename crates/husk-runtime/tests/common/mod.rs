@@ -534,12 +534,13 @@ pub fn processes_of_in(id: &str, bundle: &Path, root: Option<&Path>) -> Vec<Stri
 impl Drop for Test {
     fn drop(&mut self) {
         let ids = self.ids.lock().map(|i| i.clone()).unwrap_or_default();
+        let timeout = Duration::from_secs(10);
         for id in &ids {
-            if !self.root.join(id).exists() {
-                continue;
+            if self.root.join(id).exists() {
+                let _ = run_cmd(self.rt_cmd(&["kill", id, "KILL"]), &self.dir, timeout);
             }
-            let timeout = Duration::from_secs(10);
-            let _ = run_cmd(self.rt_cmd(&["kill", id, "KILL"]), &self.dir, timeout);
+            // Unconditional: cheap for unknown IDs, and independent of how
+            // the runtime lays out its state.
             let _ = run_cmd(self.rt_cmd(&["delete", "--force", id]), &self.dir, timeout);
         }
         unmount_under(&self.dir);
