@@ -431,3 +431,99 @@ fn rbind_carries_submounts_and_bind_does_not() {
     let out = t.probe(&mut b, &["ls", "/rec/sub"]);
     assert!(out.stdout.contains("inner"), "{out}");
 }
+
+/// A host dir holding a setuid-root copy of the probe and a /dev/null node.
+fn special_files(t: &Test) -> std::path::PathBuf {
+    use std::os::unix::fs::PermissionsExt;
+    let dir = t.dir.join("special");
+    fs::create_dir_all(&dir).unwrap();
+    let probe = dir.join("probe");
+    fs::copy(common::probe_bin(), &probe).unwrap();
+    fs::set_permissions(&probe, fs::Permissions::from_mode(0o4755)).unwrap();
+    let status = std::process::Command::new("mknod")
+        .arg(dir.join("null"))
+        .args(["c", "1", "3"])
+        .status()
+        .unwrap();
+    assert!(status.success());
+    fs::set_permissions(dir.join("null"), fs::Permissions::from_mode(0o666)).unwrap();
+    dir
+}
+
+/// The effective uid of the setuid probe run by uid 1000 from a bind mount
+/// of `special_files` with `options`.
+fn setuid_euid(t: &Test, options: &[&str], no_new_privs: bool) -> String {
+    let dir = special_files(t);
+    let mut b = t.bundle();
+    b.add_mount(json!({
+        "destination": "/special", "type": "bind", "source": dir.to_str().unwrap(),
+        "options": options
+    }));
+    b.process()["user"] = json!({ "uid": 1000, "gid": 1000 });
+    b.process()["noNewPrivileges"] = json!(no_new_privs);
+    b.args(&["/special/probe", "ids"]);
+    let out = t.run(&b);
+    out.ok();
+    out.get("euid")
+}
+
+/// Per-mount options of the host mount holding `path` (longest prefix).
+fn host_mount_options(path: &std::path::Path) -> String {
+    let path = path.to_string_lossy();
+    fs::read_to_string("/proc/self/mountinfo")
+        .unwrap()
+        .lines()
+        .filter_map(|l| {
+            let f: Vec<&str> = l.split(' ').collect();
+            let point = f.get(4)?;
+            let inside = path.starts_with(point)
+                && (*point == "/"
+                    || path[point.len()..].is_empty()
+                    || path[point.len()..].starts_with('/'));
+            inside.then(|| (point.len(), f.get(5).unwrap_or(&"").to_string()))
+        })
+        .max()
+        .map(|(_, o)| o)
+        .unwrap_or_default()
+}
+
+#[test]
+fn setuid_works_without_nosuid_and_no_new_privileges() {
+    let t = Test::new("setuid");
+    if host_mount_options(&t.dir).split(',').any(|o| o == "nosuid") {
+        eprintln!("skipped: the temp dir's filesystem is mounted nosuid");
+        return;
+    }
+    assert_eq!(setuid_euid(&t, &["bind"], false), "0");
+}
+
+#[test]
+fn nosuid_mount_ignores_setuid() {
+    let t = Test::new("nosuid");
+    assert_eq!(setuid_euid(&t, &["bind", "nosuid"], false), "1000");
+}
+
+#[test]
+fn no_new_privileges_ignores_setuid() {
+    let t = Test::new("nnpsetuid");
+    assert_eq!(setuid_euid(&t, &["bind"], true), "1000");
+}
+
+#[test]
+fn nodev_mount_refuses_device_nodes() {
+    let t = Test::new("nodev");
+    let dir = special_files(&t);
+    let mut b = t.bundle();
+    b.add_mount(json!({
+        "destination": "/dev-ok", "type": "bind", "source": dir.to_str().unwrap(),
+        "options": ["bind"]
+    }));
+    b.add_mount(json!({
+        "destination": "/dev-no", "type": "bind", "source": dir.to_str().unwrap(),
+        "options": ["bind", "nodev"]
+    }));
+    let out = t.probe(&mut b, &["append", "/dev-ok/null", "x"]);
+    assert_eq!(out.get("write"), "ok");
+    let out = t.probe(&mut b, &["append", "/dev-no/null", "x"]);
+    assert!(out.get("write").starts_with("errno 13"), "{out}");
+}
