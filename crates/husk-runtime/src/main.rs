@@ -34,6 +34,13 @@ fn main() {
 
 fn dispatch(cli: &Cli) -> Result<i32, Error> {
     let root = &cli.root;
+    if cli.systemd_cgroup && cli.command.spawns_container() {
+        return Err(Error::Usage(
+            "--systemd-cgroup: the systemd cgroup driver is not available in husk yet; \
+             run without it to use cgroupfs"
+                .into(),
+        ));
+    }
     match &cli.command {
         Command::Spec { bundle, rootless } => spec::write_default(bundle, *rootless).map(|()| 0),
         Command::Create(c) => ops::create(&request(root, c, &c.id)).map(|()| 0),

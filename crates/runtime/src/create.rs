@@ -160,7 +160,7 @@ pub fn create(req: &CreateRequest, mode: Mode) -> Result<Created> {
                 let p = init.as_ref().map_or(pid, |i| i.pid);
                 let rec = new_record(&plan, p);
                 dir.save(&rec)?;
-                let state = rec.oci_state();
+                let state = rec.hook_state(Status::Creating);
                 hooks::run_all("prestart", &plan.hooks.prestart, &state)?;
                 hooks::run_all("createRuntime", &plan.hooks.create_runtime, &state)?;
                 record = Some(rec);
@@ -194,7 +194,10 @@ pub fn create(req: &CreateRequest, mode: Mode) -> Result<Created> {
     };
     let mut record = record.unwrap_or_else(|| new_record(&plan, init.pid));
     record.status = Status::Created;
-    dir.save(&record)?;
+    // `run` writes its state once, as running, right after the start.
+    if mode == Mode::Create {
+        dir.save(&record)?;
+    }
     if let Some(p) = &req.pid_file {
         write_pid_file(p, init.pid)?;
     }

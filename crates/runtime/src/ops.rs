@@ -44,7 +44,11 @@ pub fn start(root: &Path, id: &str) -> Result<()> {
 
 /// Poststart hooks: a failure is a warning, as the spec says.
 fn run_poststart(rec: &Record) {
-    if let Err(e) = hooks::run_all("poststart", &rec.poststart, &rec.oci_state()) {
+    if let Err(e) = hooks::run_all(
+        "poststart",
+        &rec.poststart,
+        &rec.hook_state(Status::Running),
+    ) {
         eprintln!("warning: {e}");
     }
 }
@@ -83,7 +87,11 @@ fn run_inner(req: &CreateRequest, detach: bool) -> Result<i32> {
     c.init.release();
     c.record.status = Status::Stopped;
     // Deleting: poststop hooks, then the directory goes with `c.dir`.
-    if let Err(e) = hooks::run_all("poststop", &c.record.poststop, &c.record.oci_state()) {
+    if let Err(e) = hooks::run_all(
+        "poststop",
+        &c.record.poststop,
+        &c.record.hook_state(Status::Stopped),
+    ) {
         eprintln!("warning: {e}");
     }
     c.dir.remove_when_dropped();
@@ -170,7 +178,7 @@ pub fn delete(root: &Path, id: &str, force: bool) -> Result<()> {
         _ if force => kill_and_wait(&rec)?,
         _ => rec.check(Action::Delete).map(|_| ())?,
     }
-    if let Err(e) = hooks::run_all("poststop", &rec.poststop, &rec.oci_state()) {
+    if let Err(e) = hooks::run_all("poststop", &rec.poststop, &rec.hook_state(Status::Stopped)) {
         eprintln!("warning: {e}");
     }
     dir.remove_when_dropped();

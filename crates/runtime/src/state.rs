@@ -119,7 +119,16 @@ impl Record {
         }
     }
 
-    /// The OCI state document (what `state` prints and hooks read on stdin).
+    /// The state a hook reads on stdin: the status of its stage and the
+    /// pid, even if the process has already exited.
+    pub fn hook_state(&self, status: Status) -> serde_json::Value {
+        let mut v = self.oci_state();
+        v["status"] = status.as_str().into();
+        v["pid"] = self.pid.into();
+        v
+    }
+
+    /// The OCI state document (what `state` prints).
     pub fn oci_state(&self) -> serde_json::Value {
         let status = self.status();
         let mut v = serde_json::json!({

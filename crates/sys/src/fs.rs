@@ -288,3 +288,12 @@ pub fn poll(fds: &mut [PollFd], timeout_ms: i32) -> Result<usize> {
         Err(e) => Err(e),
     }
 }
+
+/// True if the file open on `fd` lives on a read-only mount.
+pub fn on_readonly_mount(fd: BorrowedFd<'_>) -> Result<bool> {
+    // SAFETY: statvfs is plain old data.
+    let mut st: libc::statvfs = unsafe { std::mem::zeroed() };
+    // SAFETY: `st` is a valid out-pointer.
+    check_int(unsafe { libc::fstatvfs(fd.as_raw_fd(), &mut st) })?;
+    Ok(st.f_flag & libc::ST_RDONLY != 0)
+}

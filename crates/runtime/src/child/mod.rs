@@ -146,8 +146,10 @@ fn setup_and_exec(ctx: &InitContext<'_>) -> Step<Infallible> {
     root.mkdir_all(&plan.process.cwd)
         .step(|| format!("create process.cwd {}", plan.process.cwd.display()))?;
     // Runtime hooks see the container's namespaces and mounts, before pivot.
-    ctx.send(&Msg::RunHooks, &[])?;
-    ctx.expect(&Msg::Continue)?;
+    if !plan.hooks.prestart.is_empty() || !plan.hooks.create_runtime.is_empty() {
+        ctx.send(&Msg::RunHooks, &[])?;
+        ctx.expect(&Msg::Continue)?;
+    }
     crate::hooks::run_all(
         "createContainer",
         &plan.hooks.create_container,
