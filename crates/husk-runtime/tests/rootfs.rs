@@ -6,6 +6,7 @@ mod common;
 use common::{Bundle, Out, Test};
 use serde_json::json;
 use std::fs;
+use std::path::Path;
 
 const EROFS: &str = "errno 30";
 
@@ -526,4 +527,17 @@ fn nodev_mount_refuses_device_nodes() {
     assert_eq!(out.get("write"), "ok");
     let out = t.probe(&mut b, &["append", "/dev-no/null", "x"]);
     assert!(out.get("write").starts_with("errno 13"), "{out}");
+}
+
+#[test]
+fn mount_destination_with_dot_dot_stays_inside_the_root() {
+    let t = Test::new("mntdotdot");
+    let mut b = t.bundle();
+    b.add_mount(json!({
+        "destination": "/../../../mnt/dotdot", "type": "tmpfs", "source": "tmpfs",
+        "options": ["size=1m"]
+    }));
+    let out = t.probe(&mut b, &["mounts"]);
+    assert_eq!(fstype(mount_line(&out, "/mnt/dotdot")), "tmpfs");
+    assert!(!Path::new("/mnt/dotdot").exists(), "created on the host");
 }
