@@ -65,7 +65,7 @@ pub enum ImageCommand {
     Rm(RmiArgs),
     /// Show low-level information on images, as JSON.
     Inspect(InspectArgs),
-    /// Remove unused images.
+    /// Remove unused images (and interrupted downloads).
     Prune(PruneArgs),
     Pull(PullArgs),
     Push(PushArgs),

@@ -478,6 +478,28 @@ impl Store {
         Ok(())
     }
 
+    /// Deletes interrupted downloads in ingest/ that no pull is resuming right now (they
+    /// are otherwise kept for the next pull); returns the bytes freed.
+    pub fn prune_ingest(&self) -> Result<u64> {
+        let dir = self.root.join("ingest");
+        let mut freed = 0;
+        for e in std::fs::read_dir(&dir)
+            .map_err(Error::io("list", &dir))?
+            .flatten()
+        {
+            let name = e.file_name().to_string_lossy().into_owned();
+            let Some(hex) = name.strip_suffix(".partial") else {
+                continue;
+            };
+            let Ok(_l) = self.try_lock(&format!("blob-{hex}")) else {
+                continue;
+            };
+            freed += e.metadata().map_or(0, |m| m.len());
+            fsutil::remove_tree(&e.path()).map_err(Error::io("remove", e.path()))?;
+        }
+        Ok(freed)
+    }
+
     fn try_lock(&self, name: &str) -> Result<std::fs::File> {
         let p = self.root.join("locks").join(format!("{name}.lock"));
         let f = std::fs::OpenOptions::new()

@@ -333,3 +333,27 @@ fn concurrent_pulls_download_each_blob_once() {
         .count();
     assert_eq!(gets, 1, "{:?}", srv.log());
 }
+
+#[test]
+fn prune_drops_interrupted_downloads() {
+    let img = image();
+    let faults = Faults {
+        drop_blob_after: Some((200_000, 1)),
+        ..Faults::default()
+    };
+    let srv = FaultServer::start(&img, "f/app", faults);
+    let tmp = TempDir::new("fault-prune");
+    let s = Store::open(tmp.path()).unwrap();
+    let r = srv.reference("f/app");
+    assert!(pull(&s, &client(0), &r, &PullOptions::default(), &Quiet).is_err());
+    assert_eq!(s.prune_ingest().unwrap(), 200_000);
+    assert!(!s.ingest_path(&img.layers[0].digest).exists());
+    pull(&s, &client(0), &r, &PullOptions::default(), &Quiet).unwrap();
+    let layer = format!("GET /v2/f/app/blobs/{}", img.layers[0].digest);
+    let last = srv
+        .log()
+        .into_iter()
+        .rfind(|l| l.starts_with(&layer))
+        .unwrap();
+    assert!(!last.contains("bytes="), "started over: {last}");
+}

@@ -79,6 +79,7 @@ pub fn prune(ctx: &Ctx, a: &PruneArgs) -> Result<()> {
         store.remove_image(&rec.id)?;
         deleted.push(format!("deleted: {}", rec.id));
     }
+    reclaimed += store.prune_ingest()?;
     if !deleted.is_empty() {
         println!("Deleted Images:");
         for d in deleted {
