@@ -330,7 +330,12 @@ impl Client {
                     url.push_str(&format!("scope={}", query_escape(wanted)));
                 }
                 let mut b = agent.get(&url);
-                if let Some(c) = cred {
+                // A password goes to the token server only over TLS, or where plain http
+                // is allowed for the registry itself.
+                let may_send = realm.starts_with("https://")
+                    || is_loopback(registry)
+                    || self.opts.insecure.iter().any(|r| r == registry);
+                if let Some(c) = cred.filter(|_| may_send) {
                     b = b.header("Authorization", c.basic_header());
                 }
                 let mut resp = b.call().map_err(|e| Error::Http {
