@@ -357,3 +357,40 @@ fn prune_drops_interrupted_downloads() {
         .unwrap();
     assert!(!last.contains("bytes="), "started over: {last}");
 }
+
+#[test]
+fn token_server_gets_the_login() {
+    use husk_image::auth::{Credential, Credentials};
+    let img = image();
+    let cred = Credential {
+        username: "me".into(),
+        password: "pw".into(),
+    };
+    let faults = Faults {
+        require_token: true,
+        token_needs: Some(cred.basic_header()),
+        ..Faults::default()
+    };
+    let srv = FaultServer::start(&img, "priv/app", faults);
+    let r = srv.reference("priv/app");
+    let tmp = TempDir::new("fault-token-login");
+    let s = Store::open(tmp.path()).unwrap();
+    let err = pull(&s, &client(0), &r, &PullOptions::default(), &Quiet)
+        .err()
+        .unwrap();
+    assert!(matches!(err, Error::Unauthorized { .. }), "{err}");
+    let mut creds = Credentials::default();
+    creds.insert(&r.registry, cred);
+    let logged_in = Client::new(ClientOptions {
+        retries: 0,
+        certs_dirs: vec![],
+        credentials: creds,
+        ..ClientOptions::default()
+    });
+    assert_eq!(
+        pull(&s, &logged_in, &r, &PullOptions::default(), &Quiet)
+            .unwrap()
+            .id,
+        img.id()
+    );
+}

@@ -28,6 +28,8 @@ pub struct Faults {
     pub redirect_blobs: bool,
     /// Send blob bodies in 64 KiB pieces with this pause between them.
     pub slow_blobs: Option<Duration>,
+    /// The token endpoint wants this exact `Authorization` header (Basic user:password).
+    pub token_needs: Option<String>,
 }
 
 #[derive(Default)]
@@ -187,7 +189,12 @@ fn decide(
     let respond = |_: &mut (), status: &str, extra: &str, body: &[u8]| reply(status, extra, body);
     let mut out = ();
     if path.starts_with("/token") {
-        if st.faults.refuse_token {
+        let wrong_user = st
+            .faults
+            .token_needs
+            .as_ref()
+            .is_some_and(|need| headers.get("authorization") != Some(need));
+        if st.faults.refuse_token || wrong_user {
             return respond(&mut out, "401 Unauthorized", "", b"{}");
         }
         return respond(
