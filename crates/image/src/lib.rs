@@ -19,7 +19,8 @@
 //! | [`registry`] | the blocking distribution-API client |
 //! | [`store`] | the content store under `<root>/image`, its locks and records |
 //! | [`unpack`] | applying one layer tar safely (openat2 `RESOLVE_IN_ROOT`) |
-//! | [`pull`] | resolve, fetch, verify, unpack, record |
+//! | [`pull`] | resolve, fetch the config, record |
+//! | [`fetch`] | download, verify and unpack layers in one streaming pass |
 //! | [`transfer`] | push, save, load, import |
 //! | [`rootfs`] | container root filesystems (overlayfs, copy fallback) |
 
@@ -28,6 +29,7 @@
 pub mod auth;
 pub mod digest;
 pub mod error;
+pub mod fetch;
 pub mod fsutil;
 pub mod manifest;
 pub mod pull;
