@@ -27,6 +27,8 @@ use rustix::io::Errno;
 
 use crate::error::{Error, Result};
 
+mod whiteout;
+
 /// The name of the overlay opaque-directory xattr.
 pub const OPAQUE_XATTR: &str = "trusted.overlay.opaque";
 const WHITEOUT_PREFIX: &[u8] = b".wh.";
@@ -163,6 +165,15 @@ fn show(path: &[u8]) -> String {
     String::from_utf8_lossy(path).into_owned()
 }
 
+/// What an entry's header and PAX records say about the object to create.
+struct Meta {
+    mode: u32,
+    owner: Option<(u32, u32)>,
+    mtime: i64,
+    dev: rustix::fs::Dev,
+    xattrs: Vec<(String, Vec<u8>)>,
+}
+
 #[derive(Default)]
 struct Extra {
     xattrs: Vec<(String, Vec<u8>)>,
@@ -187,158 +198,189 @@ impl Unpacker<'_> {
     }
 
     fn apply<R: Read>(&mut self, entry: &mut tar::Entry<'_, R>) -> Result<()> {
+        use tar::EntryType as T;
         let raw_path = entry.path_bytes().into_owned();
+        let kind = entry.header().entry_type();
+        if kind == T::XGlobalHeader {
+            return Ok(());
+        }
         let link = entry.link_name_bytes().map(|l| l.into_owned());
-        let extra = self.extra(entry, &raw_path)?;
-        let header = entry.header();
-        let kind = header.entry_type();
-        let mode = header
-            .mode()
-            .map_err(|e| self.err(&show(&raw_path), e.to_string()))?
-            & 0o7777;
-        let id = |pax: Option<u32>, field: io::Result<u64>| {
-            pax.or_else(|| field.ok().and_then(|v| u32::try_from(v).ok()))
-        };
-        let (Some(uid), Some(gid)) = (id(extra.uid, header.uid()), id(extra.gid, header.gid()))
-        else {
-            return Err(self.err(&show(&raw_path), "bad uid/gid field".to_owned()));
-        };
-        #[allow(clippy::cast_possible_wrap)]
-        let mtime = extra
-            .mtime
-            .unwrap_or_else(|| header.mtime().map_or(0, |m| m as i64));
-        let dev = (
-            header.device_major().ok().flatten().unwrap_or(0),
-            header.device_minor().ok().flatten().unwrap_or(0),
-        );
-
+        let meta = self.meta(entry, &raw_path)?;
         let comps = clean(&raw_path);
         let Some((name, parents)) = comps.split_last() else {
             // The layer root itself ("./"): its metadata belongs to the image's lower dirs.
             return Ok(());
         };
         let path = join(&comps);
-
         if name.starts_with(WHITEOUT_PREFIX) {
             return self.whiteout(parents, name, &path);
         }
-
         let parent = self.parent(parents)?;
-        use tar::EntryType as T;
-        let is_dir = kind == T::Directory;
-        self.clear_existing(&parent, name, &path, is_dir)?;
-        let owner = self.opts.preserve_owner.then_some((uid, gid));
+        self.clear_existing(&parent, name, &path, kind == T::Directory)?;
+        let missing = |what: &str| self.err(&show(&path), format!("{what} without target"));
         match kind {
-            T::Directory => {
-                match mkdirat(&parent, *name, Mode::from_raw_mode(0o700)) {
-                    Ok(()) | Err(Errno::EXIST) => {}
-                    Err(e) => return Err(self.sys("mkdir", &path)(e)),
-                }
-                let fd = openat(
-                    &parent,
-                    *name,
-                    OFlags::RDONLY | OFlags::DIRECTORY | OFlags::NOFOLLOW | OFlags::CLOEXEC,
-                    Mode::empty(),
-                )
-                .map_err(self.sys("open directory", &path))?;
-                self.own_and_xattrs(&fd, &path, owner, &extra.xattrs)?;
-                self.dirs.insert(path, DirMeta { mode, mtime });
-            }
+            T::Directory => self.make_dir(&parent, name, path, &meta),
             T::Regular | T::Continuous | T::GNUSparse => {
-                let fd = openat(
-                    &parent,
-                    *name,
-                    OFlags::WRONLY
-                        | OFlags::CREATE
-                        | OFlags::EXCL
-                        | OFlags::NOFOLLOW
-                        | OFlags::CLOEXEC,
-                    Mode::from_raw_mode(0o600),
-                )
-                .map_err(self.sys("create file", &path))?;
-                let mut file = File::from(fd);
-                self.copy_data(entry, &mut file, &path)?;
-                self.own_and_xattrs(&file, &path, owner, &extra.xattrs)?;
-                // After chown, which clears setuid/setgid.
-                fchmod(&file, Mode::from_raw_mode(mode)).map_err(self.sys("chmod", &path))?;
-                futimens(&file, &times(mtime)).map_err(self.sys("set times", &path))?;
-                self.earlier.insert(path);
+                self.make_file(&parent, name, path, &meta, entry)
             }
             T::Symlink => {
-                let target =
-                    link.ok_or_else(|| self.err(&show(&path), "symlink without target".into()))?;
-                symlinkat(target.as_slice(), &parent, *name).map_err(self.sys("symlink", &path))?;
-                if let Some((u, g)) = owner {
-                    chownat(
-                        &parent,
-                        *name,
-                        Some(Uid::from_raw(u)),
-                        Some(Gid::from_raw(g)),
-                        AtFlags::SYMLINK_NOFOLLOW,
-                    )
-                    .map_err(self.sys("chown", &path))?;
-                }
-                utimensat(&parent, *name, &times(mtime), AtFlags::SYMLINK_NOFOLLOW)
-                    .map_err(self.sys("set times", &path))?;
-                // Resolution through this path changed.
-                self.parent_cache = None;
-                self.earlier.insert(path);
+                let target = link.ok_or_else(|| missing("symlink"))?;
+                self.make_symlink(&parent, name, path, &meta, &target)
             }
             T::Link => {
-                let target =
-                    link.ok_or_else(|| self.err(&show(&path), "hardlink without target".into()))?;
-                self.hardlink(&parent, name, &path, &target)?;
+                let target = link.ok_or_else(|| missing("hardlink"))?;
+                self.hardlink(&parent, name, &path, &target)
             }
-            T::Char | T::Block | T::Fifo => {
-                let ftype = match kind {
-                    T::Char => FileType::CharacterDevice,
-                    T::Block => FileType::BlockDevice,
-                    _ => FileType::Fifo,
-                };
-                if ftype != FileType::Fifo && !self.opts.allow_devices {
-                    return Err(self.err(
-                        &show(&path),
-                        "device node in layer: only root may create device nodes".into(),
-                    ));
-                }
-                mknodat(
-                    &parent,
-                    *name,
-                    ftype,
-                    Mode::from_raw_mode(mode),
-                    makedev(dev.0, dev.1),
-                )
-                .map_err(self.sys("mknod", &path))?;
-                let fd = openat(
-                    &parent,
-                    *name,
-                    OFlags::PATH | OFlags::NOFOLLOW | OFlags::CLOEXEC,
-                    Mode::empty(),
-                )
-                .map_err(self.sys("open", &path))?;
-                if let Some((u, g)) = owner {
-                    chownat(
-                        &fd,
-                        "",
-                        Some(Uid::from_raw(u)),
-                        Some(Gid::from_raw(g)),
-                        AtFlags::EMPTY_PATH,
-                    )
-                    .map_err(self.sys("chown", &path))?;
-                    // chown may clear setuid-like bits; devices rarely have them, keep the mode.
-                }
-                utimensat(&parent, *name, &times(mtime), AtFlags::SYMLINK_NOFOLLOW)
-                    .map_err(self.sys("set times", &path))?;
-                self.earlier.insert(path);
-            }
-            T::XGlobalHeader => {}
-            other => {
-                return Err(self.err(
-                    &show(&path),
-                    format!("unsupported tar entry type {other:?}"),
-                ));
-            }
+            T::Char | T::Block | T::Fifo => self.make_node(&parent, name, path, &meta, kind),
+            other => Err(self.err(
+                &show(&path),
+                format!("unsupported tar entry type {other:?}"),
+            )),
         }
+    }
+
+    /// Mode, owner (when preserved), mtime, device numbers and xattrs of an entry.
+    fn meta<R: Read>(&self, entry: &mut tar::Entry<'_, R>, raw_path: &[u8]) -> Result<Meta> {
+        let extra = self.extra(entry, raw_path)?;
+        let header = entry.header();
+        let mode = header
+            .mode()
+            .map_err(|e| self.err(&show(raw_path), e.to_string()))?
+            & 0o7777;
+        let id = |pax: Option<u32>, field: io::Result<u64>| {
+            pax.or_else(|| field.ok().and_then(|v| u32::try_from(v).ok()))
+        };
+        let (Some(uid), Some(gid)) = (id(extra.uid, header.uid()), id(extra.gid, header.gid()))
+        else {
+            return Err(self.err(&show(raw_path), "bad uid/gid field".to_owned()));
+        };
+        #[allow(clippy::cast_possible_wrap)]
+        let mtime = extra
+            .mtime
+            .unwrap_or_else(|| header.mtime().map_or(0, |m| m as i64));
+        Ok(Meta {
+            mode,
+            owner: self.opts.preserve_owner.then_some((uid, gid)),
+            mtime,
+            dev: makedev(
+                header.device_major().ok().flatten().unwrap_or(0),
+                header.device_minor().ok().flatten().unwrap_or(0),
+            ),
+            xattrs: extra.xattrs,
+        })
+    }
+
+    fn make_dir(&mut self, parent: &OwnedFd, name: &[u8], path: Vec<u8>, m: &Meta) -> Result<()> {
+        match mkdirat(parent, name, Mode::from_raw_mode(0o700)) {
+            Ok(()) | Err(Errno::EXIST) => {}
+            Err(e) => return Err(self.sys("mkdir", &path)(e)),
+        }
+        let fd = openat(
+            parent,
+            name,
+            OFlags::RDONLY | OFlags::DIRECTORY | OFlags::NOFOLLOW | OFlags::CLOEXEC,
+            Mode::empty(),
+        )
+        .map_err(self.sys("open directory", &path))?;
+        self.own_and_xattrs(&fd, &path, m.owner, &m.xattrs)?;
+        // Mode and mtime at the end, once the children exist.
+        self.dirs.insert(
+            path,
+            DirMeta {
+                mode: m.mode,
+                mtime: m.mtime,
+            },
+        );
+        Ok(())
+    }
+
+    fn make_file<R: Read>(
+        &mut self,
+        parent: &OwnedFd,
+        name: &[u8],
+        path: Vec<u8>,
+        m: &Meta,
+        data: &mut R,
+    ) -> Result<()> {
+        let fd = openat(
+            parent,
+            name,
+            OFlags::WRONLY | OFlags::CREATE | OFlags::EXCL | OFlags::NOFOLLOW | OFlags::CLOEXEC,
+            Mode::from_raw_mode(0o600),
+        )
+        .map_err(self.sys("create file", &path))?;
+        let mut file = File::from(fd);
+        self.copy_data(data, &mut file, &path)?;
+        self.own_and_xattrs(&file, &path, m.owner, &m.xattrs)?;
+        // After chown, which clears setuid/setgid.
+        fchmod(&file, Mode::from_raw_mode(m.mode)).map_err(self.sys("chmod", &path))?;
+        futimens(&file, &times(m.mtime)).map_err(self.sys("set times", &path))?;
+        self.earlier.insert(path);
+        Ok(())
+    }
+
+    fn make_symlink(
+        &mut self,
+        parent: &OwnedFd,
+        name: &[u8],
+        path: Vec<u8>,
+        m: &Meta,
+        target: &[u8],
+    ) -> Result<()> {
+        symlinkat(target, parent, name).map_err(self.sys("symlink", &path))?;
+        if let Some((u, g)) = m.owner {
+            chownat(
+                parent,
+                name,
+                Some(Uid::from_raw(u)),
+                Some(Gid::from_raw(g)),
+                AtFlags::SYMLINK_NOFOLLOW,
+            )
+            .map_err(self.sys("chown", &path))?;
+        }
+        utimensat(parent, name, &times(m.mtime), AtFlags::SYMLINK_NOFOLLOW)
+            .map_err(self.sys("set times", &path))?;
+        // Resolution through this path changed.
+        self.parent_cache = None;
+        self.earlier.insert(path);
+        Ok(())
+    }
+
+    /// Character and block devices (when allowed) and FIFOs.
+    fn make_node(
+        &mut self,
+        parent: &OwnedFd,
+        name: &[u8],
+        path: Vec<u8>,
+        m: &Meta,
+        kind: tar::EntryType,
+    ) -> Result<()> {
+        let ftype = match kind {
+            tar::EntryType::Char => FileType::CharacterDevice,
+            tar::EntryType::Block => FileType::BlockDevice,
+            _ => FileType::Fifo,
+        };
+        if ftype != FileType::Fifo && !self.opts.allow_devices {
+            return Err(self.err(
+                &show(&path),
+                "device node in layer: only root may create device nodes".into(),
+            ));
+        }
+        mknodat(parent, name, ftype, Mode::from_raw_mode(m.mode), m.dev)
+            .map_err(self.sys("mknod", &path))?;
+        if let Some((u, g)) = m.owner {
+            chownat(
+                parent,
+                name,
+                Some(Uid::from_raw(u)),
+                Some(Gid::from_raw(g)),
+                AtFlags::SYMLINK_NOFOLLOW,
+            )
+            .map_err(self.sys("chown", &path))?;
+        }
+        utimensat(parent, name, &times(m.mtime), AtFlags::SYMLINK_NOFOLLOW)
+            .map_err(self.sys("set times", &path))?;
+        self.earlier.insert(path);
         Ok(())
     }
 
@@ -570,77 +612,6 @@ impl Unpacker<'_> {
         linkat(&tparent, *tname, parent, name, AtFlags::empty())
             .map_err(self.sys("hardlink", path))?;
         self.earlier.insert(path.to_vec());
-        Ok(())
-    }
-
-    fn whiteout(&mut self, parents: &[&[u8]], name: &[u8], path: &[u8]) -> Result<()> {
-        let parent = self.parent(parents)?;
-        if name == OPAQUE_MARKER && self.opts.whiteouts == Whiteouts::Apply {
-            return self.clear_lower_children(&parent, parents);
-        }
-        if name == OPAQUE_MARKER {
-            let dir = openat(
-                &parent,
-                ".",
-                OFlags::RDONLY | OFlags::DIRECTORY | OFlags::CLOEXEC,
-                Mode::empty(),
-            )
-            .map_err(self.sys("open opaque directory", path))?;
-            return fsetxattr(&dir, OPAQUE_XATTR, b"y", XattrFlags::empty())
-                .map_err(self.sys("set opaque xattr", path));
-        }
-        if name.starts_with(b".wh..wh.") {
-            // AUFS bookkeeping (hardlink dirs): meaningless to overlayfs.
-            return Ok(());
-        }
-        let target = &name[WHITEOUT_PREFIX.len()..];
-        if target.is_empty() || target == b"." || target == b".." {
-            return Err(self.err(&show(path), "whiteout without a name".into()));
-        }
-        let mut tpath = join(parents);
-        if !tpath.is_empty() {
-            tpath.push(b'/');
-        }
-        tpath.extend_from_slice(target);
-        self.clear_existing(&parent, target, &tpath, false)?;
-        if self.opts.whiteouts == Whiteouts::Apply {
-            return Ok(());
-        }
-        mknodat(
-            &parent,
-            target,
-            FileType::CharacterDevice,
-            Mode::empty(),
-            makedev(0, 0),
-        )
-        .map_err(self.sys("create whiteout", &tpath))?;
-        Ok(())
-    }
-
-    /// An opaque dir in copy mode: remove every child this layer did not create.
-    fn clear_lower_children(&mut self, parent: &OwnedFd, parents: &[&[u8]]) -> Result<()> {
-        let dir_path = join(parents);
-        let via_fd = Path::new("/proc/self/fd").join(parent.as_raw_fd().to_string());
-        let entries = std::fs::read_dir(&via_fd)
-            .map_err(|e| self.err(&show(&dir_path), format!("list opaque directory: {e}")))?;
-        let mut lower = Vec::new();
-        for e in entries {
-            let e =
-                e.map_err(|e| self.err(&show(&dir_path), format!("list opaque directory: {e}")))?;
-            let name = e.file_name().into_encoded_bytes();
-            let mut child = dir_path.clone();
-            if !child.is_empty() {
-                child.push(b'/');
-            }
-            child.extend_from_slice(&name);
-            if !self.earlier.contains(&child) && !self.dirs.contains_key(&child) {
-                let is_dir = e.file_type().is_ok_and(|t| t.is_dir());
-                lower.push((name, child, is_dir));
-            }
-        }
-        for (name, child, is_dir) in lower {
-            self.remove(parent, &name, &child, is_dir)?;
-        }
         Ok(())
     }
 
