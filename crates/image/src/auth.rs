@@ -166,6 +166,9 @@ pub fn save_credential(path: &Path, registry: &str, cred: Option<&Credential>) -
             !keys.is_empty()
         }
     };
+    if !changed {
+        return Ok(false);
+    }
     let bytes = serde_json::to_vec_pretty(&value).map_err(|source| Error::Json {
         what: path.display().to_string(),
         source,
@@ -276,7 +279,14 @@ mod tests {
 
     #[test]
     fn config_round_trip() {
-        let dir = std::env::temp_dir().join(format!("husk-auth-test-{}", std::process::id()));
+        struct Cleanup(std::path::PathBuf);
+        impl Drop for Cleanup {
+            fn drop(&mut self) {
+                let _ = std::fs::remove_dir_all(&self.0);
+            }
+        }
+        let dir = std::env::temp_dir().join(crate::fsutil::unique_name("husk-auth-test"));
+        let _cleanup = Cleanup(dir.clone());
         let path = dir.join("config.json");
         std::fs::create_dir_all(&dir).unwrap();
         std::fs::write(
@@ -296,6 +306,8 @@ mod tests {
         assert!(text.contains("credsStore") && text.contains("https://index.docker.io/v1/"));
         assert!(save_credential(&path, "docker.io", None).unwrap());
         assert!(Credentials::load(&path).unwrap().get("docker.io").is_none());
-        std::fs::remove_dir_all(&dir).unwrap();
+        let missing = dir.join("none/config.json");
+        assert!(!save_credential(&missing, "docker.io", None).unwrap());
+        assert!(!missing.exists(), "logout without a login writes nothing");
     }
 }
