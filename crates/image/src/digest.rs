@@ -3,7 +3,7 @@
 use std::fmt;
 use std::io::{self, Read};
 
-use sha2::{Digest as _, Sha256};
+use ring::digest::{Context, SHA256};
 
 use crate::error::{Error, Result};
 
@@ -38,12 +38,14 @@ impl Digest {
 
     /// The digest of `bytes`.
     pub fn of(bytes: &[u8]) -> Self {
-        Self::from_hasher(Sha256::new_with_prefix(bytes))
+        let mut h = Context::new(&SHA256);
+        h.update(bytes);
+        Self::from_hasher(h)
     }
 
-    fn from_hasher(h: Sha256) -> Self {
+    fn from_hasher(h: Context) -> Self {
         Self {
-            hex: hex::encode(h.finalize()),
+            hex: hex::encode(h.finish()),
         }
     }
 
@@ -114,7 +116,7 @@ pub fn chain_ids(diff_ids: &[Digest]) -> Vec<Digest> {
 /// yield more than `limit` bytes (the decompression-bomb guard).
 pub struct HashingReader<R> {
     inner: R,
-    hasher: Sha256,
+    hasher: Context,
     count: u64,
     limit: u64,
 }
@@ -127,7 +129,7 @@ impl<R: Read> HashingReader<R> {
     pub fn with_limit(inner: R, limit: u64) -> Self {
         Self {
             inner,
-            hasher: Sha256::new(),
+            hasher: Context::new(&SHA256),
             count: 0,
             limit,
         }
