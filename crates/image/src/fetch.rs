@@ -267,7 +267,7 @@ fn stream_unpack(
             let input = ChannelReader::new(rx1);
             let decompressed: Box<dyn Read> = match compression {
                 Compression::None => Box::new(input),
-                Compression::Gzip => Box::new(flate2::read::GzDecoder::new(input)),
+                Compression::Gzip => Box::new(flate2::read::MultiGzDecoder::new(input)),
                 Compression::Zstd => Box::new(zstd::stream::read::Decoder::new(input)?),
             };
             let mut diff = HashingReader::with_limit(decompressed, limit);

@@ -140,7 +140,7 @@ pub fn copy_rootfs(
         {
             let tar: Box<dyn Read + '_> = match Compression::from_media_type(&l.media_type)? {
                 Compression::None => Box::new(&mut blob),
-                Compression::Gzip => Box::new(flate2::read::GzDecoder::new(&mut blob)),
+                Compression::Gzip => Box::new(flate2::read::MultiGzDecoder::new(&mut blob)),
                 Compression::Zstd => Box::new(
                     zstd::stream::read::Decoder::new(&mut blob)
                         .map_err(Error::io("start zstd", &path))?,

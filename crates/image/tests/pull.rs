@@ -509,3 +509,38 @@ fn layers_are_shared_by_chain_id_and_collected_with_the_last_image() {
         (0, 0, 0)
     );
 }
+
+#[test]
+fn multi_member_gzip_layer() {
+    // eStargz and pigz-style layers are several gzip members back to back.
+    use std::io::Write;
+    let tar = Tar::new()
+        .file("first", &vec![b'a'; 100_000], 0o644)
+        .file("second", b"b", 0o644)
+        .finish();
+    let mut blob = Vec::new();
+    for part in [&tar[..50_000], &tar[50_000..]] {
+        let mut e = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::fast());
+        e.write_all(part).unwrap();
+        blob.extend(e.finish().unwrap());
+    }
+    let l = common::Layer {
+        digest: husk_image::Digest::of(&blob),
+        diff_id: husk_image::Digest::of(&tar),
+        media_type: husk_image::manifest::OCI_LAYER_GZIP,
+        blob,
+    };
+    let reg = Registry::start();
+    let client = reg.client();
+    let r = reg.reference("husk-test/multigz:1");
+    Image::new(vec![l], &amd64()).push(&client, &r, Some("1"));
+    let tmp = TempDir::new("pull-multigz");
+    let s = store(&tmp);
+    let rec = pull(&s, &client, &r, &PullOptions::default(), &Quiet).unwrap();
+    let diff = s.layer_diff(&rec.layers[0].chain_id);
+    assert_eq!(std::fs::read(diff.join("second")).unwrap(), b"b");
+    assert_eq!(
+        std::fs::metadata(diff.join("first")).unwrap().len(),
+        100_000
+    );
+}

@@ -47,7 +47,7 @@ pub fn import(
         let r = io::BufReader::with_capacity(256 << 10, f);
         let dec: Box<dyn Read> = match compression {
             Compression::None => Box::new(r),
-            Compression::Gzip => Box::new(flate2::read::GzDecoder::new(r)),
+            Compression::Gzip => Box::new(flate2::read::MultiGzDecoder::new(r)),
             Compression::Zstd => Box::new(
                 zstd::stream::read::Decoder::new(r)
                     .map_err(Error::io("start zstd", &layer_path))?,
