@@ -128,7 +128,7 @@ fn fetch_layer(
             check_size(&what, layer.size, blob_size)?;
             digest::verify(&what, &layer.digest, &blob_digest)?;
             let stats = unpacked?;
-            let diff_id = diff_result.map_err(|e| stream_error(&what, &e))?;
+            let diff_id = diff_result.map_err(|e| data_error(&what, &e))?;
             digest::verify(
                 &format!("{what} (uncompressed, diff_id)"),
                 &layer.diff_id,
@@ -235,27 +235,21 @@ fn stream_unpack(
     unpack_opts: &UnpackOptions,
 ) -> StreamResults {
     std::thread::scope(|s| {
-        let (tx1, rx1) = std::sync::mpsc::sync_channel::<io::Result<Vec<u8>>>(PIPE_DEPTH);
-        let (tx2, rx2) = std::sync::mpsc::sync_channel::<io::Result<Vec<u8>>>(PIPE_DEPTH);
+        let (tx1, rx1) = pipe();
+        let (tx2, rx2) = pipe();
         let stage1 = s.spawn(move || {
             let mut blob = HashingReader::new(counted);
-            let mut consumer = Some(tx1);
+            let mut consumer_alive = true;
             loop {
-                match read_chunk(&mut blob) {
+                match tx1.read_from(&mut blob) {
                     Ok(None) => break,
                     Ok(Some(chunk)) => {
-                        if consumer
-                            .as_ref()
-                            .is_some_and(|tx| tx.send(Ok(chunk)).is_err())
-                        {
-                            consumer = None; // Stage 2 gave up: keep hashing anyway.
-                        }
+                        // Stage 2 gave up: keep reading and hashing to the end anyway.
+                        consumer_alive = consumer_alive && tx1.send(Ok(chunk));
                     }
                     Err(e) => {
-                        let kind = e.kind();
-                        let msg = e.to_string();
-                        if let Some(tx) = consumer {
-                            let _ = tx.send(Err(io::Error::new(kind, msg)));
+                        if consumer_alive {
+                            tx1.send(Err(io::Error::new(e.kind(), e.to_string())));
                         }
                         return Err(e);
                     }
@@ -264,31 +258,13 @@ fn stream_unpack(
             Ok(blob.finish())
         });
         let stage2 = s.spawn(move || -> io::Result<Digest> {
-            let input = ChannelReader::new(rx1);
-            let decompressed: Box<dyn Read> = match compression {
-                Compression::None => Box::new(input),
-                Compression::Gzip => Box::new(flate2::read::MultiGzDecoder::new(input)),
-                Compression::Zstd => Box::new(zstd::stream::read::Decoder::new(input)?),
-            };
-            let mut diff = HashingReader::with_limit(decompressed, limit);
-            loop {
-                match read_chunk(&mut diff) {
-                    Ok(None) => break,
-                    Ok(Some(chunk)) => {
-                        // Stage 3 gone (unpack failed): no need to go on.
-                        if tx2.send(Ok(chunk)).is_err() {
-                            return Err(io::Error::other("unpack stopped"));
-                        }
-                    }
-                    Err(e) => {
-                        let _ = tx2.send(Err(io::Error::new(e.kind(), e.to_string())));
-                        return Err(e);
-                    }
-                }
+            let result = decompress(rx1, &tx2, compression, limit);
+            if let Err(e) = &result {
+                tx2.send(Err(io::Error::new(e.kind(), e.to_string())));
             }
-            Ok(diff.finish().0)
+            result
         });
-        let mut tar_stream = ChannelReader::new(rx2);
+        let mut tar_stream = rx2;
         let unpacked =
             unpack_layer(what, &mut tar_stream, diff_dir, unpack_opts).and_then(|stats| {
                 // Trailing zero blocks count towards the diff_id.
@@ -304,6 +280,43 @@ fn stream_unpack(
             .unwrap_or_else(|_| Err(io::Error::other("decompression thread panicked")));
         (blob_result, diff_result, unpacked)
     })
+}
+
+/// Stage 2: decompress, hash the tar stream and cap its size, passing it on in chunks.
+fn decompress(
+    input: ChannelReader,
+    out: &PipeWriter,
+    compression: Compression,
+    limit: u64,
+) -> io::Result<Digest> {
+    let decompressed: Box<dyn Read> = match compression {
+        Compression::None => Box::new(input),
+        Compression::Gzip => Box::new(crate::gzip::GzipStream::new(io::BufReader::with_capacity(
+            256 << 10,
+            input,
+        ))?),
+        Compression::Zstd => Box::new(zstd::stream::read::Decoder::new(input)?),
+    };
+    let mut diff = HashingReader::with_limit(decompressed, limit);
+    while let Some(chunk) = out.read_from(&mut diff)? {
+        // Stage 3 gone (unpack failed): no need to go on.
+        if !out.send(Ok(chunk)) {
+            return Err(io::Error::other("unpack stopped"));
+        }
+    }
+    Ok(diff.finish().0)
+}
+
+/// A failure of stage 2 once the blob itself checked out: the layer's content is bad.
+fn data_error(what: &str, e: &io::Error) -> Error {
+    if e.kind() == io::ErrorKind::FileTooLarge {
+        return stream_error(what, e);
+    }
+    Error::Unpack {
+        layer: what.to_owned(),
+        path: "<stream>".to_owned(),
+        reason: format!("decompress: {e}"),
+    }
 }
 
 /// Turns a read error of the layer stream back into the husk error inside it, if any.
@@ -342,23 +355,55 @@ fn stream_error(what: &str, e: &io::Error) -> Error {
 const PIPE_DEPTH: usize = 4;
 const CHUNK: usize = 1 << 20;
 
-/// Reads up to [`CHUNK`] bytes; `None` at the end of the stream.
-fn read_chunk(r: &mut impl Read) -> io::Result<Option<Vec<u8>>> {
-    let mut buf = vec![0u8; CHUNK];
-    let mut filled = 0;
-    while filled < CHUNK {
-        match r.read(&mut buf[filled..]) {
-            Ok(0) => break,
-            Ok(n) => filled += n,
-            Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
-            Err(e) => return Err(e),
+/// A bounded channel of byte chunks between two stages; the reader hands drained buffers
+/// back to the writer, so a layer costs a handful of allocations, not one per MiB.
+fn pipe() -> (PipeWriter, ChannelReader) {
+    let (tx, rx) = std::sync::mpsc::sync_channel(PIPE_DEPTH);
+    let (spare_tx, spare_rx) = std::sync::mpsc::sync_channel(PIPE_DEPTH + 2);
+    (
+        PipeWriter {
+            tx,
+            spare: spare_rx,
+        },
+        ChannelReader {
+            rx,
+            chunk: Vec::new(),
+            pos: 0,
+            spare: spare_tx,
+        },
+    )
+}
+
+struct PipeWriter {
+    tx: std::sync::mpsc::SyncSender<io::Result<Vec<u8>>>,
+    spare: std::sync::mpsc::Receiver<Vec<u8>>,
+}
+
+impl PipeWriter {
+    /// Reads up to [`CHUNK`] bytes from `r` into a (recycled) buffer; `None` at the end.
+    fn read_from(&self, r: &mut impl Read) -> io::Result<Option<Vec<u8>>> {
+        let mut buf = self.spare.try_recv().unwrap_or_default();
+        buf.resize(CHUNK, 0);
+        let mut filled = 0;
+        while filled < CHUNK {
+            match r.read(&mut buf[filled..]) {
+                Ok(0) => break,
+                Ok(n) => filled += n,
+                Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
+                Err(e) => return Err(e),
+            }
         }
+        if filled == 0 {
+            return Ok(None);
+        }
+        buf.truncate(filled);
+        Ok(Some(buf))
     }
-    if filled == 0 {
-        return Ok(None);
+
+    /// Sends a chunk (or an error); false when the reader is gone.
+    fn send(&self, item: io::Result<Vec<u8>>) -> bool {
+        self.tx.send(item).is_ok()
     }
-    buf.truncate(filled);
-    Ok(Some(buf))
 }
 
 /// The receiving end of a pipeline stage, as a reader.
@@ -366,16 +411,7 @@ struct ChannelReader {
     rx: std::sync::mpsc::Receiver<io::Result<Vec<u8>>>,
     chunk: Vec<u8>,
     pos: usize,
-}
-
-impl ChannelReader {
-    fn new(rx: std::sync::mpsc::Receiver<io::Result<Vec<u8>>>) -> Self {
-        Self {
-            rx,
-            chunk: Vec::new(),
-            pos: 0,
-        }
-    }
+    spare: std::sync::mpsc::SyncSender<Vec<u8>>,
 }
 
 impl Read for ChannelReader {
@@ -383,7 +419,8 @@ impl Read for ChannelReader {
         while self.pos == self.chunk.len() {
             match self.rx.recv() {
                 Ok(Ok(c)) => {
-                    self.chunk = c;
+                    let done = std::mem::replace(&mut self.chunk, c);
+                    let _ = self.spare.try_send(done);
                     self.pos = 0;
                 }
                 Ok(Err(e)) => return Err(e),

@@ -21,6 +21,7 @@
 //! | [`unpack`] | applying one layer tar safely (openat2 `RESOLVE_IN_ROOT`) |
 //! | [`pull`] | resolve, fetch the config, record |
 //! | [`fetch`] | download, verify and unpack layers in one streaming pass |
+//! | [`gzip`] | multi-member gzip as raw deflate (the diff_id is the checksum) |
 //! | [`transfer`] | push, save, load, import |
 //! | [`rootfs`] | container root filesystems (overlayfs, copy fallback) |
 
@@ -31,6 +32,7 @@ pub mod digest;
 pub mod error;
 pub mod fetch;
 pub mod fsutil;
+pub mod gzip;
 pub mod manifest;
 pub mod pull;
 pub mod reference;

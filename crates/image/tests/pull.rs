@@ -544,3 +544,25 @@ fn multi_member_gzip_layer() {
         100_000
     );
 }
+
+#[test]
+fn layer_that_is_not_what_its_media_type_says_is_refused() {
+    let reg = Registry::start();
+    let client = reg.client();
+    let r = reg.reference("husk-test/notgzip:1");
+    let mut l = layer(Tar::new().file("f", b"plain", 0o644).finish(), Comp::None);
+    l.media_type = husk_image::manifest::OCI_LAYER_GZIP;
+    Image::new(vec![l], &amd64()).push(&client, &r, Some("1"));
+    let tmp = TempDir::new("pull-notgzip");
+    let s = store(&tmp);
+    let err = pull(&s, &client, &r, &PullOptions::default(), &Quiet)
+        .err()
+        .unwrap();
+    assert!(matches!(err, Error::Unpack { .. }), "{err}");
+    assert!(err.to_string().contains("gzip"), "{err}");
+    assert_store_empty(&s);
+    assert_eq!(
+        std::fs::read_dir(s.root().join("ingest")).unwrap().count(),
+        0
+    );
+}
