@@ -67,11 +67,17 @@ pub enum ImageCommand {
     Inspect(InspectArgs),
     /// Remove unused images (and interrupted downloads).
     Prune(PruneArgs),
+    /// Download an image from a registry.
     Pull(PullArgs),
+    /// Upload an image to a registry.
     Push(PushArgs),
+    /// Create a tag TARGET that refers to SOURCE.
     Tag(TagArgs),
+    /// Save one or more images to a tar archive.
     Save(SaveArgs),
+    /// Load images from a tar archive.
     Load(LoadArgs),
+    /// Create a one-layer image from a root filesystem.
     Import(ImportArgs),
 }
 
@@ -83,6 +89,7 @@ pub struct PullArgs {
     /// os/arch[/variant] to pull from a multi-platform image.
     #[arg(long, value_name = "PLATFORM")]
     pub platform: Option<String>,
+    /// [REGISTRY/]NAME[:TAG][@DIGEST]
     pub image: String,
 }
 
