@@ -383,3 +383,38 @@ fn rmi_refuses_an_image_a_container_uses() {
     husk_image::rootfs::unmount_rootfs(&store, &id, None).unwrap();
     husk.ok(&["rmi", &r.to_string()]);
 }
+
+#[test]
+fn pull_by_digest_and_platform() {
+    let reg = Registry::start();
+    let client = reg.client();
+    let r = reg.reference("husk-test/plat:1");
+    let arm = husk_image::manifest::Platform::parse("linux/arm64").unwrap();
+    let amd = Image::new(vec![busybox_layer(Comp::Gzip)], &amd64());
+    let arm_img = Image::new(vec![busybox_layer(Comp::Zstd)], &arm);
+    let index = common::push_index(&client, &r, "1", &[(&amd, amd64()), (&arm_img, arm)]);
+    let tmp = TempDir::new("cli-platform");
+    let husk = Husk {
+        root: &tmp.path().join("root"),
+        docker_config: &tmp.path().join("docker"),
+    };
+    let name = r.to_string();
+    husk.ok(&["pull", "-q", "--platform", "linux/arm64", &name]);
+    let inspect: serde_json::Value =
+        serde_json::from_str(&husk.ok(&["image", "inspect", &name])).unwrap();
+    assert_eq!(inspect[0]["Architecture"], "arm64");
+    assert_eq!(inspect[0]["Id"], arm_img.id().to_string());
+    // By digest: the index digest, no tag.
+    let pinned = format!("{}/husk-test/plat@{index}", reg.host);
+    assert_eq!(husk.ok(&["pull", "-q", &pinned]).trim(), pinned);
+    let digests = husk.ok(&["images", "--digests", "--format", "{{.Digest}} {{.ID}}"]);
+    assert!(
+        digests.contains(&format!("{index} {}", amd.id().short())),
+        "{digests}"
+    );
+    let err = husk.fails(&["pull", "--platform", "linux/s390x", &name]);
+    assert!(
+        err.contains("linux/s390x") && err.contains("linux/arm64"),
+        "{err}"
+    );
+}
