@@ -418,3 +418,51 @@ fn pull_by_digest_and_platform() {
         "{err}"
     );
 }
+
+#[test]
+fn credential_helper_from_docker_config() {
+    use std::os::unix::fs::PermissionsExt;
+    let reg = Registry::start_with(true, false);
+    let r = reg.reference("husk-test/helper:1");
+    Image::new(vec![busybox_layer(Comp::Gzip)], &amd64()).push(&reg.client(), &r, Some("1"));
+    let tmp = TempDir::new("cli-helper");
+    let bin = tmp.path().join("bin");
+    std::fs::create_dir_all(&bin).unwrap();
+    // A helper that checks it is asked about this registry and answers with the login.
+    let helper = bin.join("docker-credential-husktest");
+    std::fs::write(
+        &helper,
+        format!(
+            "#!/bin/sh\n[ \"$1\" = get ] || exit 1\nread server\n[ \"$server\" = \"{}\" ] || exit 1\necho '{{\"ServerURL\":\"'$server'\",\"Username\":\"tester\",\"Secret\":\"s3cret\"}}'\n",
+            reg.host
+        ),
+    )
+    .unwrap();
+    std::fs::set_permissions(&helper, std::fs::Permissions::from_mode(0o755)).unwrap();
+    let docker = tmp.path().join("docker");
+    std::fs::create_dir_all(&docker).unwrap();
+    std::fs::write(
+        docker.join("config.json"),
+        serde_json::json!({"credHelpers": {reg.host.clone(): "husktest"}}).to_string(),
+    )
+    .unwrap();
+    let path = format!(
+        "{}:{}",
+        bin.display(),
+        std::env::var("PATH").unwrap_or_default()
+    );
+    let out = Command::new(env!("CARGO_BIN_EXE_husk"))
+        .arg("--root")
+        .arg(tmp.path().join("root"))
+        .args(["pull", "-q", &r.to_string()])
+        .env("DOCKER_CONFIG", &docker)
+        .env("PATH", path)
+        .stdin(Stdio::null())
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+}

@@ -66,10 +66,15 @@ fn key_registry(key: &str) -> &str {
     }
 }
 
-/// Credentials read from a config.json.
+/// Credentials read from a config.json: `auths` entries, and the credential helpers named
+/// by `credHelpers` (per registry) and `credsStore` (for all), asked first.
 #[derive(Clone, Debug, Default)]
 pub struct Credentials {
     by_registry: BTreeMap<String, Credential>,
+    helpers: BTreeMap<String, String>,
+    store: Option<String>,
+    /// What helpers answered, so each is run once per registry.
+    asked: std::sync::Arc<std::sync::Mutex<BTreeMap<String, Option<Credential>>>>,
 }
 
 impl Credentials {
@@ -93,16 +98,83 @@ impl Credentials {
                 }
             }
         }
-        Ok(Self { by_registry })
+        let name =
+            |v: &serde_json::Value| v.as_str().filter(|n| valid_helper(n)).map(str::to_owned);
+        let helpers = value
+            .get("credHelpers")
+            .and_then(|h| h.as_object())
+            .map(|h| {
+                h.iter()
+                    .filter_map(|(k, v)| Some((key_registry(k).to_owned(), name(v)?)))
+                    .collect()
+            })
+            .unwrap_or_default();
+        let store = value.get("credsStore").and_then(name);
+        Ok(Self {
+            by_registry,
+            helpers,
+            store,
+            asked: std::sync::Arc::default(),
+        })
     }
 
-    pub fn get(&self, registry: &str) -> Option<&Credential> {
-        self.by_registry.get(registry)
+    /// The credential for `registry`: from its helper if one is configured and knows it,
+    /// else from `auths`.
+    pub fn get(&self, registry: &str) -> Option<Credential> {
+        let helper = self.helpers.get(registry).or(self.store.as_ref());
+        if let Some(helper) = helper {
+            let mut asked = self
+                .asked
+                .lock()
+                .unwrap_or_else(std::sync::PoisonError::into_inner);
+            let answer = asked
+                .entry(registry.to_owned())
+                .or_insert_with(|| run_helper(helper, &config_key(registry)))
+                .clone();
+            if answer.is_some() {
+                return answer;
+            }
+        }
+        self.by_registry.get(registry).cloned()
     }
 
     pub fn insert(&mut self, registry: &str, cred: Credential) {
         self.by_registry.insert(registry.to_owned(), cred);
     }
+}
+
+/// Helper names become part of a program name (`docker-credential-<name>`): plain only.
+fn valid_helper(name: &str) -> bool {
+    !name.is_empty()
+        && name
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_' || b == b'.')
+        && !name.starts_with('.')
+}
+
+/// Runs `docker-credential-<helper> get` with the server URL on stdin (Docker's credential
+/// helper protocol). A helper that fails or knows nothing yields `None`.
+fn run_helper(helper: &str, server: &str) -> Option<Credential> {
+    use std::io::Write;
+    use std::process::{Command, Stdio};
+    let mut child = Command::new(format!("docker-credential-{helper}"))
+        .arg("get")
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::null())
+        .spawn()
+        .ok()?;
+    if let Some(mut stdin) = child.stdin.take() {
+        let _ = stdin.write_all(server.as_bytes());
+    }
+    let out = child.wait_with_output().ok()?;
+    if !out.status.success() {
+        return None;
+    }
+    let v: serde_json::Value = serde_json::from_slice(&out.stdout).ok()?;
+    let username = v.get("Username")?.as_str()?.to_owned();
+    let password = v.get("Secret")?.as_str()?.to_owned();
+    Some(Credential { username, password })
 }
 
 fn decode_entry(entry: &serde_json::Value) -> Option<Credential> {
@@ -300,7 +372,7 @@ mod tests {
         };
         save_credential(&path, "docker.io", Some(&cred)).unwrap();
         let creds = Credentials::load(&path).unwrap();
-        assert_eq!(creds.get("docker.io"), Some(&cred));
+        assert_eq!(creds.get("docker.io"), Some(cred.clone()));
         assert_eq!(creds.get("other.io").unwrap().username, "u");
         let text = std::fs::read_to_string(&path).unwrap();
         assert!(text.contains("credsStore") && text.contains("https://index.docker.io/v1/"));

@@ -291,6 +291,7 @@ impl Client {
                 .opts
                 .credentials
                 .get(registry)
+                .as_ref()
                 .map(crate::auth::Credential::basic_header);
         }
         None
