@@ -380,8 +380,18 @@ fn rmi_refuses_an_image_a_container_uses() {
         err.contains("used by container") && err.contains(&id),
         "{err}"
     );
+    // -f untags but keeps what a mounted root filesystem needs.
+    assert!(husk
+        .ok(&["rmi", "-f", &r.to_string()])
+        .contains("Untagged:"));
+    assert!(fs.merged.join("bin/busybox").exists());
+    assert_eq!(
+        husk.ok(&["images", "-q", "--no-trunc"]).trim(),
+        rec.id.to_string()
+    );
     husk_image::rootfs::unmount_rootfs(&store, &id, None).unwrap();
-    husk.ok(&["rmi", &r.to_string()]);
+    husk.ok(&["rmi", rec.id.short()]);
+    assert_eq!(husk.ok(&["images", "-q"]).trim(), "");
 }
 
 #[test]

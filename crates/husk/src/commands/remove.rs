@@ -42,12 +42,20 @@ fn rmi_one(store: &husk_image::store::Store, name: &str, force: bool) -> Result<
         );
     }
     let users = store.containers_using(&rec.id)?;
-    if !users.is_empty() && !force {
-        return Err(husk_image::Error::ImageInUse {
-            image: rec.id.short().to_owned(),
-            containers: users.join(", "),
+    if !users.is_empty() {
+        if !force {
+            return Err(husk_image::Error::ImageInUse {
+                image: rec.id.short().to_owned(),
+                containers: users.join(", "),
+            }
+            .into());
         }
-        .into());
+        // Forced: the tags go, the image stays (untagged) while its layers are mounted.
+        for t in &tags {
+            store.remove_tag(t)?;
+            println!("Untagged: {}", familiar(t));
+        }
+        return Ok(());
     }
     for t in &tags {
         println!("Untagged: {}", familiar(t));
