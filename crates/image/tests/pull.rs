@@ -566,3 +566,29 @@ fn layer_that_is_not_what_its_media_type_says_is_refused() {
         0
     );
 }
+
+#[test]
+fn the_same_blob_twice_in_one_image() {
+    // Docker images often repeat the empty layer; each position has its own chain ID.
+    let reg = Registry::start();
+    let client = reg.client();
+    let r = reg.reference("husk-test/repeat:1");
+    let empty = layer(Tar::new().finish(), Comp::Gzip);
+    let middle = layer(Tar::new().file("m", b"m", 0o644).finish(), Comp::Gzip);
+    let img = Image::new(vec![empty.clone(), middle, empty.clone()], &amd64());
+    img.push(&client, &r, Some("1"));
+    let tmp = TempDir::new("pull-repeat");
+    let s = store(&tmp);
+    let rec = pull(&s, &client, &r, &PullOptions::default(), &Quiet).unwrap();
+    assert_eq!(rec.layers[0].digest, rec.layers[2].digest);
+    assert_ne!(rec.layers[0].chain_id, rec.layers[2].chain_id);
+    assert_eq!(
+        std::fs::read_dir(s.root().join("layers")).unwrap().count(),
+        3
+    );
+    assert_eq!(
+        std::fs::read_dir(s.root().join("ingest")).unwrap().count(),
+        0
+    );
+    assert!(s.has_blob(&empty.digest));
+}
