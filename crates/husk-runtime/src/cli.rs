@@ -1,75 +1,58 @@
 //! Command-line arguments, shaped like runc's so engines can drive us.
+//!
+//! A small hand-written parser rather than clap: husk-runtime is started
+//! for every container operation, and the parser is a large share of a
+//! static binary's size, start-up time and memory. Flags are accepted as
+//! `--name value`, `--name=value` and, like runc's urfave/cli, `-name`.
 
-use clap::{Args, Parser, Subcommand};
 use husk_runtime::state::Record;
 use std::path::PathBuf;
 
-/// An OCI runtime: runs containers from bundles, with runc's command line.
-#[derive(Debug, Parser)]
-#[command(name = "husk-runtime", version = concat!("version ", env!("CARGO_PKG_VERSION"), "\nspec: 1.3.0"))]
+/// Global options and the command.
+#[derive(Debug)]
 pub struct Cli {
-    /// Directory for container state
-    #[arg(long, global = true, default_value = "/run/husk-runtime")]
+    /// Directory for container state.
     pub root: PathBuf,
-    /// Write log messages to this file instead of stderr
-    #[arg(long, global = true)]
+    /// Log file (`--log`).
     pub log: Option<PathBuf>,
-    /// Log format: text or json
-    #[arg(long = "log-format", global = true, default_value = "text")]
+    /// `text` or `json`.
     pub log_format: String,
-    /// Log debug messages
-    #[arg(long, global = true)]
     pub debug: bool,
-    /// Use systemd for cgroups (not available yet: an error)
-    #[arg(long = "systemd-cgroup", global = true)]
     pub systemd_cgroup: bool,
-    #[command(subcommand)]
     pub command: Command,
 }
 
 /// The commands.
-#[derive(Debug, Subcommand)]
+#[derive(Debug)]
 pub enum Command {
-    /// Write a default config.json
     Spec {
-        #[arg(long, short = 'b', default_value = ".")]
         bundle: PathBuf,
-        /// A config for an unprivileged user
-        #[arg(long)]
         rootless: bool,
     },
-    /// Create a container (setup done, program not started)
     Create(CreateArgs),
-    /// Start a created container
-    Start { id: String },
-    /// Create and start a container
+    Start {
+        id: String,
+    },
     Run(RunArgs),
-    /// Print a container's state as JSON
-    State { id: String },
-    /// Send a signal to a container's init (or all its processes)
+    State {
+        id: String,
+    },
     Kill {
-        #[arg(long, short = 'a')]
         all: bool,
         id: String,
-        #[arg(default_value = "SIGTERM")]
         signal: String,
     },
-    /// Delete a container
     Delete {
-        #[arg(long, short = 'f')]
         force: bool,
         id: String,
     },
-    /// List containers
-    #[command(alias = "ls")]
     List {
-        #[arg(long, short = 'f', default_value = "table")]
         format: String,
-        #[arg(long, short = 'q')]
         quiet: bool,
     },
-    /// Print the OCI features document
     Features,
+    Help,
+    Version,
 }
 
 impl Command {
@@ -80,37 +63,316 @@ impl Command {
 }
 
 /// Arguments of `create` (and `run`).
-#[derive(Debug, Args)]
+#[derive(Debug, Default)]
 pub struct CreateArgs {
-    /// The bundle directory (holding config.json)
-    #[arg(long, short = 'b')]
     pub bundle: Option<PathBuf>,
-    /// Write the init's pid to this file
-    #[arg(long = "pid-file")]
     pub pid_file: Option<PathBuf>,
-    /// Unix socket that receives the pty master
-    #[arg(long = "console-socket")]
     pub console_socket: Option<PathBuf>,
-    /// Use chroot instead of pivot_root
-    #[arg(long = "no-pivot")]
     pub no_pivot: bool,
-    /// Accepted for compatibility: husk never creates a session keyring
-    #[arg(long = "no-new-keyring")]
+    /// Accepted for compatibility: husk never creates a session keyring.
     pub no_new_keyring: bool,
-    /// Pass this many extra fds (3, 4, ...) to the container
-    #[arg(long = "preserve-fds", default_value_t = 0)]
     pub preserve_fds: u32,
     pub id: String,
 }
 
 /// Arguments of `run`.
-#[derive(Debug, Args)]
+#[derive(Debug, Default)]
 pub struct RunArgs {
-    #[command(flatten)]
     pub create: CreateArgs,
-    /// Return once started instead of waiting
-    #[arg(long, short = 'd')]
     pub detach: bool,
+}
+
+pub const USAGE: &str = "\
+husk-runtime: an OCI runtime with runc's command line
+
+usage: husk-runtime [global options] COMMAND [options] [ID]
+
+global options:
+  --root DIR           container state (default /run/husk-runtime)
+  --log FILE           write errors to FILE
+  --log-format FMT     text (default) or json
+  --debug              more messages
+  --systemd-cgroup     use systemd for cgroups (not available yet)
+  --version, --help
+
+commands:
+  spec [--bundle DIR] [--rootless]        write a default config.json
+  create [options] ID                     set up a container, program not started
+      --bundle DIR  --pid-file FILE  --console-socket SOCK
+      --no-pivot  --no-new-keyring  --preserve-fds N
+  start ID                                start a created container
+  run [create options] [--detach] ID      create and start; wait unless --detach
+  state ID                                print the OCI state as JSON
+  kill [--all] ID [SIGNAL]                default SIGTERM
+  delete [--force] ID
+  list [--format table|json] [--quiet]
+  features                                the OCI features document
+";
+
+/// A command-line error, reported as one line.
+pub type ArgResult<T> = Result<T, String>;
+
+/// The argument list being consumed.
+struct Args {
+    items: Vec<String>,
+    pos: usize,
+}
+
+/// A flag seen on the command line: its name and an inline `=value`.
+struct Flag {
+    name: String,
+    inline: Option<String>,
+}
+
+impl Args {
+    fn next(&mut self) -> Option<String> {
+        let v = self.items.get(self.pos).cloned();
+        self.pos += 1;
+        v
+    }
+
+    fn peek(&self) -> Option<&str> {
+        self.items.get(self.pos).map(String::as_str)
+    }
+
+    /// The next flag, if the next argument is one (`--` ends flags).
+    fn flag(&mut self) -> Option<Flag> {
+        let a = self.peek()?;
+        if a == "--" {
+            self.pos += 1;
+            return None;
+        }
+        if a.len() < 2 || !a.starts_with('-') {
+            return None;
+        }
+        let body = a.trim_start_matches('-').to_string();
+        self.pos += 1;
+        Some(match body.split_once('=') {
+            Some((n, v)) => Flag {
+                name: n.to_string(),
+                inline: Some(v.to_string()),
+            },
+            None => Flag {
+                name: body,
+                inline: None,
+            },
+        })
+    }
+
+    fn value(&mut self, f: &Flag) -> ArgResult<String> {
+        if let Some(v) = &f.inline {
+            return Ok(v.clone());
+        }
+        self.next()
+            .ok_or_else(|| format!("flag --{} needs a value", f.name))
+    }
+
+    /// A boolean flag; `--flag=false` turns it off.
+    fn boolean(f: &Flag) -> ArgResult<bool> {
+        match f.inline.as_deref() {
+            None | Some("true" | "1") => Ok(true),
+            Some("false" | "0") => Ok(false),
+            Some(v) => Err(format!("flag --{}: {v:?} is not true or false", f.name)),
+        }
+    }
+
+    fn id(&mut self, cmd: &str) -> ArgResult<String> {
+        self.next()
+            .ok_or_else(|| format!("{cmd}: missing container ID"))
+    }
+
+    fn end(&self, cmd: &str) -> ArgResult<()> {
+        match self.peek() {
+            None => Ok(()),
+            Some(extra) => Err(format!("{cmd}: unexpected argument {extra:?}")),
+        }
+    }
+}
+
+/// Parses the whole command line (without argv[0]).
+pub fn parse(argv: Vec<String>) -> ArgResult<Cli> {
+    let mut a = Args {
+        items: argv,
+        pos: 0,
+    };
+    let mut cli = Cli {
+        root: PathBuf::from("/run/husk-runtime"),
+        log: None,
+        log_format: "text".into(),
+        debug: false,
+        systemd_cgroup: false,
+        command: Command::Help,
+    };
+    while let Some(f) = a.flag() {
+        match f.name.as_str() {
+            "root" => cli.root = PathBuf::from(a.value(&f)?),
+            "log" => cli.log = Some(PathBuf::from(a.value(&f)?)),
+            "log-format" => {
+                cli.log_format = a.value(&f)?;
+                if cli.log_format != "text" && cli.log_format != "json" {
+                    return Err(format!(
+                        "--log-format: {:?} is not text or json",
+                        cli.log_format
+                    ));
+                }
+            }
+            "debug" => cli.debug = Args::boolean(&f)?,
+            "systemd-cgroup" => cli.systemd_cgroup = Args::boolean(&f)?,
+            // runc's flags that change nothing here.
+            "criu" | "rootless" => {
+                if f.inline.is_none()
+                    && a.peek()
+                        .is_some_and(|v| !v.starts_with('-') && is_flag_value(v))
+                {
+                    a.next();
+                }
+            }
+            "v" | "version" => {
+                cli.command = Command::Version;
+                return Ok(cli);
+            }
+            "h" | "help" => return Ok(cli),
+            other => return Err(format!("unknown global flag --{other}")),
+        }
+    }
+    let Some(cmd) = a.next() else {
+        return Ok(cli);
+    };
+    cli.command = parse_command(&cmd, &mut a)?;
+    Ok(cli)
+}
+
+/// Values `--rootless` and `--criu` may take, so a following ID is not eaten.
+fn is_flag_value(v: &str) -> bool {
+    matches!(v, "true" | "false" | "auto") || v.starts_with('/')
+}
+
+fn parse_command(cmd: &str, a: &mut Args) -> ArgResult<Command> {
+    let command = match cmd {
+        "spec" => {
+            let (mut bundle, mut rootless) = (PathBuf::from("."), false);
+            while let Some(f) = a.flag() {
+                match f.name.as_str() {
+                    "b" | "bundle" => bundle = PathBuf::from(a.value(&f)?),
+                    "rootless" => rootless = Args::boolean(&f)?,
+                    other => return Err(unknown(cmd, other)),
+                }
+            }
+            Command::Spec { bundle, rootless }
+        }
+        "create" => Command::Create(create_args(cmd, a, &mut |_, _| Ok(false))?),
+        "run" => {
+            let mut detach = false;
+            let create = create_args(cmd, a, &mut |f, _| match f.name.as_str() {
+                "d" | "detach" => {
+                    detach = Args::boolean(f)?;
+                    Ok(true)
+                }
+                "keep" | "no-subreaper" => Ok(true),
+                _ => Ok(false),
+            })?;
+            Command::Run(RunArgs { create, detach })
+        }
+        "start" | "state" => {
+            no_flags(cmd, a)?;
+            let id = a.id(cmd)?;
+            if cmd == "start" {
+                Command::Start { id }
+            } else {
+                Command::State { id }
+            }
+        }
+        "kill" => {
+            let mut all = false;
+            while let Some(f) = a.flag() {
+                match f.name.as_str() {
+                    "a" | "all" => all = Args::boolean(&f)?,
+                    other => return Err(unknown(cmd, other)),
+                }
+            }
+            let id = a.id(cmd)?;
+            let signal = a.next().unwrap_or_else(|| "SIGTERM".into());
+            Command::Kill { all, id, signal }
+        }
+        "delete" => {
+            let mut force = false;
+            while let Some(f) = a.flag() {
+                match f.name.as_str() {
+                    "f" | "force" => force = Args::boolean(&f)?,
+                    other => return Err(unknown(cmd, other)),
+                }
+            }
+            Command::Delete {
+                force,
+                id: a.id(cmd)?,
+            }
+        }
+        "list" | "ls" => {
+            let (mut format, mut quiet) = ("table".to_string(), false);
+            while let Some(f) = a.flag() {
+                match f.name.as_str() {
+                    "f" | "format" => format = a.value(&f)?,
+                    "q" | "quiet" => quiet = Args::boolean(&f)?,
+                    other => return Err(unknown(cmd, other)),
+                }
+            }
+            if format != "table" && format != "json" {
+                return Err(format!("list: --format {format:?} is not table or json"));
+            }
+            Command::List { format, quiet }
+        }
+        "features" => Command::Features,
+        "help" => Command::Help,
+        other => {
+            return Err(format!(
+                "unknown command {other:?} (see husk-runtime --help)"
+            ))
+        }
+    };
+    a.end(cmd)?;
+    Ok(command)
+}
+
+fn unknown(cmd: &str, flag: &str) -> String {
+    format!("{cmd}: unknown flag --{flag}")
+}
+
+fn no_flags(cmd: &str, a: &mut Args) -> ArgResult<()> {
+    match a.flag() {
+        Some(f) => Err(unknown(cmd, &f.name)),
+        None => Ok(()),
+    }
+}
+
+/// Flags of `create`; `extra` handles the ones only `run` has.
+fn create_args(
+    cmd: &str,
+    a: &mut Args,
+    extra: &mut dyn FnMut(&Flag, &mut Args) -> ArgResult<bool>,
+) -> ArgResult<CreateArgs> {
+    let mut c = CreateArgs::default();
+    while let Some(f) = a.flag() {
+        match f.name.as_str() {
+            "b" | "bundle" => c.bundle = Some(PathBuf::from(a.value(&f)?)),
+            "pid-file" => c.pid_file = Some(PathBuf::from(a.value(&f)?)),
+            "console-socket" => c.console_socket = Some(PathBuf::from(a.value(&f)?)),
+            "no-pivot" => c.no_pivot = Args::boolean(&f)?,
+            "no-new-keyring" => c.no_new_keyring = Args::boolean(&f)?,
+            "preserve-fds" => {
+                let v = a.value(&f)?;
+                c.preserve_fds = v
+                    .parse()
+                    .map_err(|_| format!("--preserve-fds: {v:?} is not a number"))?;
+            }
+            other => {
+                if !extra(&f, a)? {
+                    return Err(unknown(cmd, other));
+                }
+            }
+        }
+    }
+    c.id = a.id(cmd)?;
+    Ok(c)
 }
 
 /// A signal by name (with or without SIG) or number.
@@ -120,7 +382,7 @@ pub fn parse_signal(s: &str) -> Option<i32> {
     }
     let upper = s.to_ascii_uppercase();
     let name = upper.strip_prefix("SIG").unwrap_or(&upper);
-    const NAMES: [(&str, i32); 31] = [
+    const NAMES: [(&str, i32); 32] = [
         ("HUP", 1),
         ("INT", 2),
         ("QUIT", 3),
@@ -152,21 +414,17 @@ pub fn parse_signal(s: &str) -> Option<i32> {
         ("WINCH", 28),
         ("IO", 29),
         ("PWR", 30),
+        ("SYS", 31),
     ];
     if let Some((_, n)) = NAMES.iter().find(|(n, _)| *n == name) {
         return Some(*n);
     }
-    if name == "SYS" {
-        return Some(31);
-    }
-    let rt = |rest: &str, base: i32| {
-        rest.parse::<i32>()
-            .ok()
-            .map(|k| base + k)
-            .filter(|n| (34..=64).contains(n))
-    };
     if let Some(rest) = name.strip_prefix("RTMIN+") {
-        return rt(rest, 34);
+        return rest
+            .parse::<i32>()
+            .ok()
+            .map(|k| 34 + k)
+            .filter(|n| (34..=64).contains(n));
     }
     if let Some(rest) = name.strip_prefix("RTMAX-") {
         return rest
@@ -232,6 +490,10 @@ fn owner_name(uid: u32) -> String {
 mod tests {
     use super::*;
 
+    fn args(s: &str) -> Vec<String> {
+        s.split_whitespace().map(str::to_string).collect()
+    }
+
     #[test]
     fn signals_by_name_and_number() {
         assert_eq!(parse_signal("KILL"), Some(9));
@@ -241,5 +503,44 @@ mod tests {
         assert_eq!(parse_signal("SIGRTMIN+2"), Some(36));
         assert_eq!(parse_signal("NOPE"), None);
         assert_eq!(parse_signal("0"), None);
+    }
+
+    #[test]
+    fn containerd_style_command_lines() {
+        let c = parse(args("--root /run/x --log /l --log-format json create --bundle /b --pid-file /p --console-socket /s c1")).unwrap();
+        assert_eq!(c.root, PathBuf::from("/run/x"));
+        assert_eq!(c.log_format, "json");
+        let Command::Create(a) = c.command else {
+            panic!()
+        };
+        assert_eq!(
+            (a.bundle.unwrap(), a.id),
+            (PathBuf::from("/b"), "c1".to_string())
+        );
+        let c = parse(args("-root=/r run -d -bundle=/b --preserve-fds=2 c2")).unwrap();
+        let Command::Run(r) = c.command else { panic!() };
+        assert!(r.detach);
+        assert_eq!(r.create.preserve_fds, 2);
+        let c = parse(args("kill --all c3 9")).unwrap();
+        assert!(matches!(c.command, Command::Kill { all: true, ref signal, .. } if signal == "9"));
+        let c = parse(args("delete -f c4")).unwrap();
+        assert!(matches!(c.command, Command::Delete { force: true, .. }));
+    }
+
+    #[test]
+    fn bad_command_lines_are_one_line_errors() {
+        assert!(parse(args("create"))
+            .unwrap_err()
+            .contains("missing container ID"));
+        assert!(parse(args("create --bogus c1"))
+            .unwrap_err()
+            .contains("--bogus"));
+        assert!(parse(args("state a b"))
+            .unwrap_err()
+            .contains("unexpected argument"));
+        assert!(parse(args("frobnicate"))
+            .unwrap_err()
+            .contains("unknown command"));
+        assert!(parse(args("--log-format xml list")).is_err());
     }
 }

@@ -6,7 +6,6 @@ mod log;
 mod reexec;
 mod spec;
 
-use clap::Parser;
 use cli::{Cli, Command};
 use husk_runtime::create::CreateRequest;
 use husk_runtime::plan::CreateOptions;
@@ -14,7 +13,13 @@ use husk_runtime::{features, ops, Error};
 use std::path::PathBuf;
 
 fn main() {
-    let cli = Cli::parse();
+    let cli = match cli::parse(std::env::args().skip(1).collect()) {
+        Ok(c) => c,
+        Err(e) => {
+            eprintln!("husk-runtime: {e}");
+            std::process::exit(1);
+        }
+    };
     let logger = log::Logger::new(&cli);
     if cli.command.spawns_container() {
         // Never run container setup from a binary the container could reach.
@@ -59,6 +64,17 @@ fn dispatch(cli: &Cli) -> Result<i32, Error> {
         Command::Delete { force, id } => ops::delete(root, id, *force).map(|()| 0),
         Command::List { format, quiet } => {
             print!("{}", cli::format_list(&ops::list(root)?, format, *quiet));
+            Ok(0)
+        }
+        Command::Help => {
+            print!("{}", cli::USAGE);
+            Ok(0)
+        }
+        Command::Version => {
+            println!(
+                "husk-runtime version {}\nspec: 1.3.0",
+                env!("CARGO_PKG_VERSION")
+            );
             Ok(0)
         }
         Command::Features => {
