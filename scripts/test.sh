@@ -4,7 +4,10 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
-need_pkgs=(busybox-static runc uidmap iproute2)
+# busybox-static: test root filesystems; docker-registry, apache2-utils
+# (htpasswd) and openssl: the local registry of the image tests; util-linux:
+# unshare, nsenter, setpriv used by the runtime tests.
+need_pkgs=(busybox-static docker-registry apache2-utils openssl util-linux uidmap iproute2)
 missing=()
 for p in "${need_pkgs[@]}"; do
     dpkg -s "$p" >/dev/null 2>&1 || missing+=("$p")
