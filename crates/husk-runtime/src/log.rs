@@ -28,18 +28,33 @@ impl Logger {
 
     /// Logs an error once: to the log file, and always to stderr.
     pub fn error(&self, msg: &str) {
+        self.write("error", msg);
+    }
+
+    /// Logs a warning: to the log file if there is one, else to stderr.
+    pub fn warn(&self, msg: &str) {
+        if self.file.is_some() {
+            self.write("warning", msg);
+        } else {
+            eprintln!("husk-runtime: warning: {msg}");
+        }
+    }
+
+    fn write(&self, level: &str, msg: &str) {
         if let Some(mut f) = self.file.as_ref() {
             let now = husk_runtime::time::now_rfc3339();
             let line = if self.json {
                 format!(
                     "{}\n",
-                    serde_json::json!({"level": "error", "msg": msg, "time": now})
+                    serde_json::json!({"level": level, "msg": msg, "time": now})
                 )
             } else {
-                format!("time=\"{now}\" level=error msg={msg:?}\n")
+                format!("time=\"{now}\" level={level} msg={msg:?}\n")
             };
             let _ = f.write_all(line.as_bytes());
         }
-        eprintln!("husk-runtime: {msg}");
+        if level == "error" {
+            eprintln!("husk-runtime: {msg}");
+        }
     }
 }

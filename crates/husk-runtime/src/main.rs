@@ -28,7 +28,7 @@ fn main() {
             std::process::exit(1);
         }
     }
-    match dispatch(&cli) {
+    match dispatch(&cli, &logger) {
         Ok(code) => std::process::exit(code),
         Err(e) => {
             logger.error(&e.to_string());
@@ -37,7 +37,8 @@ fn main() {
     }
 }
 
-fn dispatch(cli: &Cli) -> Result<i32, Error> {
+fn dispatch(cli: &Cli, logger: &log::Logger) -> Result<i32, Error> {
+    let warn = |w: &str| logger.warn(w);
     let root = &cli.root;
     if cli.systemd_cgroup && cli.command.spawns_container() {
         return Err(Error::Usage(
@@ -48,9 +49,9 @@ fn dispatch(cli: &Cli) -> Result<i32, Error> {
     }
     match &cli.command {
         Command::Spec { bundle, rootless } => spec::write_default(bundle, *rootless).map(|()| 0),
-        Command::Create(c) => ops::create(&request(root, c, &c.id)).map(|()| 0),
+        Command::Create(c) => ops::create(&request(root, c, &c.id), &warn).map(|()| 0),
         Command::Start { id } => ops::start(root, id).map(|()| 0),
-        Command::Run(r) => ops::run(&request(root, &r.create, &r.create.id), r.detach),
+        Command::Run(r) => ops::run(&request(root, &r.create, &r.create.id), r.detach, &warn),
         Command::State { id } => {
             let s = ops::state(root, id)?;
             println!("{}", serde_json::to_string_pretty(&s).unwrap_or_default());
@@ -105,6 +106,7 @@ fn request(root: &std::path::Path, c: &cli::CreateArgs, id: &str) -> CreateReque
             no_pivot: c.no_pivot,
             preserve_fds: c.preserve_fds,
             listen_fds,
+            no_new_keyring: c.no_new_keyring,
         },
     }
 }

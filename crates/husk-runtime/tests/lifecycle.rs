@@ -700,3 +700,30 @@ fn configs_of_every_spec_version_load() {
         assert_eq!(out.get("pid"), "1", "ociVersion {version}");
     }
 }
+
+/// While `run` waits in the foreground, other commands must not block on
+/// it: `state` and `kill` act on the container, and `run` then cleans up.
+#[test]
+fn state_and_kill_work_while_run_waits_in_the_foreground() {
+    let t = Test::new("runlock");
+    let mut b = t.bundle();
+    b.writable();
+    b.args(&["/bin/sh", "-c", "echo ready > /ready; exec /probe sleep 60"]);
+    b.save();
+    let id = t.id();
+    let mut child = t
+        .rt_cmd(&["run", "--bundle", b.path_str(), &id])
+        .stdin(std::process::Stdio::null())
+        .stdout(std::process::Stdio::null())
+        .spawn()
+        .unwrap();
+    let ready = wait_until(Duration::from_secs(10), || {
+        b.rootfs().join("ready").exists()
+    });
+    assert!(ready, "container never became ready");
+    assert_eq!(t.status(&id), "running");
+    t.rt(&["kill", &id, "KILL"]).ok();
+    let status = common::wait_timeout(&mut child, Duration::from_secs(15));
+    assert_eq!(status.and_then(|s| s.code()), Some(137));
+    t.assert_no_leftovers(&id, &b.path);
+}

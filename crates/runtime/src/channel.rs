@@ -13,10 +13,11 @@
 //!                         ◄───── InitPid    (only after the pid-namespace fork,
 //!                                            with the new init's pidfd)
 //!                                           mounts, devices, cgroupfs
-//!                         ◄───── RunHooks
+//!                         ◄───── RunHooks   (only if there are runtime hooks)
 //!  prestart, createRuntime hooks
 //!  Continue ─────────────────────────────►  createContainer hooks, pivot_root,
-//!                                           masks, console, hostname, sysctl
+//!                                           masks, console, hostname, sysctl,
+//!                                           rlimits, user, capabilities, cwd
 //!                         ◄───── Console    (with the pty master, if terminal)
 //!                         ◄───── Ready      setup finished
 //!  write state "created"; exit              wait at the start gate

@@ -70,8 +70,11 @@ impl Drop for InitProcess {
 }
 
 /// Creates the container up to its start gate.
-pub fn create(req: &CreateRequest, mode: Mode) -> Result<Created> {
+pub fn create(req: &CreateRequest, mode: Mode, warn: &dyn Fn(&str)) -> Result<Created> {
     let plan = Plan::load(&req.id, &req.bundle, &req.options)?;
+    for w in &plan.warnings {
+        warn(w);
+    }
     let mut dir = ContainerDir::create(&req.root, &req.id)?;
     let console_sock = match &req.console_socket {
         Some(p) => {

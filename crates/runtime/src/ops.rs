@@ -13,8 +13,9 @@ use std::path::Path;
 use std::time::{Duration, Instant};
 
 /// `create`: sets the container up and leaves it waiting for `start`.
-pub fn create(req: &CreateRequest) -> Result<()> {
-    let mut c = create::create(req, Mode::Create)?;
+/// `warn` receives settings of the config that are not applied.
+pub fn create(req: &CreateRequest, warn: &dyn Fn(&str)) -> Result<()> {
+    let mut c = create::create(req, Mode::Create, warn)?;
     c.init.release();
     c.dir.keep();
     Ok(())
@@ -55,21 +56,21 @@ fn run_poststart(rec: &Record) {
 
 /// `run`: create + start; in the foreground, relay the terminal, forward
 /// signals, wait, delete, and return the exit status.
-pub fn run(req: &CreateRequest, detach: bool) -> Result<i32> {
+pub fn run(req: &CreateRequest, detach: bool, warn: &dyn Fn(&str)) -> Result<i32> {
     let old_mask = if detach {
         None
     } else {
         Some(create::block_signals()?)
     };
-    let result = run_inner(req, detach);
+    let result = run_inner(req, detach, warn);
     if let Some(m) = old_mask {
         let _ = husk_sys::signal::restore(&m);
     }
     result
 }
 
-fn run_inner(req: &CreateRequest, detach: bool) -> Result<i32> {
-    let mut c: Created = create::create(req, Mode::Run)?;
+fn run_inner(req: &CreateRequest, detach: bool, warn: &dyn Fn(&str)) -> Result<i32> {
+    let mut c: Created = create::create(req, Mode::Run, warn)?;
     c.chan.send(&Msg::Start, &[])?;
     // Exec closes init's end (close-on-exec); a failure arrives as a message.
     if let Some((Msg::Failed(e), _)) = c.chan.recv()? {
@@ -83,8 +84,14 @@ fn run_inner(req: &CreateRequest, detach: bool) -> Result<i32> {
         c.dir.keep();
         return Ok(0);
     }
+    // Others may `state`, `kill` or even `delete -f` the container meanwhile.
+    c.dir.unlock();
     let status = relay::supervise(c.init.pid, &c.init.pidfd, c.console.take())?;
     c.init.release();
+    if c.dir.relock().is_err() {
+        // Deleted by someone else meanwhile (delete -f): nothing left to do.
+        return Ok(status);
+    }
     c.record.status = Status::Stopped;
     // Deleting: poststop hooks, then the directory goes with `c.dir`.
     if let Err(e) = hooks::run_all(

@@ -223,6 +223,22 @@ impl ContainerDir {
         self.remove_on_drop = false;
     }
 
+    /// Releases the lock (and the fd) while keeping the value, so other
+    /// commands can act on the container while `run` waits in the foreground.
+    pub fn unlock(&mut self) {
+        self.dir = None;
+    }
+
+    /// Takes the lock again after [`ContainerDir::unlock`].
+    pub fn relock(&mut self) -> Result<()> {
+        let dir = sysfs::open(&self.path, sysfs::O_RDONLY | sysfs::O_DIRECTORY, 0)
+            .map_err(|e| Error::sys("open", self.path.display(), e))?;
+        sysfs::lock_exclusive(dir.as_fd())
+            .map_err(|e| Error::sys("lock", self.path.display(), e))?;
+        self.dir = Some(dir);
+        Ok(())
+    }
+
     /// Keeps the directory when this value is dropped (create succeeded).
     pub fn keep(&mut self) {
         self.remove_on_drop = false;

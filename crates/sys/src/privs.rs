@@ -121,3 +121,12 @@ pub fn capset(effective: u64, permitted: u64, inheritable: u64) -> Result<()> {
     })?;
     Ok(())
 }
+
+/// `keyctl(KEYCTL_JOIN_SESSION_KEYRING, name)`: join a new session keyring,
+/// so the container does not share the caller's keys.
+pub fn join_session_keyring(name: &std::ffi::CStr) -> Result<()> {
+    const KEYCTL_JOIN_SESSION_KEYRING: libc::c_long = 1;
+    // SAFETY: `name` is a valid C string for the duration of the call.
+    check(unsafe { libc::syscall(libc::SYS_keyctl, KEYCTL_JOIN_SESSION_KEYRING, name.as_ptr()) })?;
+    Ok(())
+}

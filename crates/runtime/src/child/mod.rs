@@ -166,6 +166,7 @@ fn setup_and_exec(ctx: &InitContext<'_>) -> Step<Infallible> {
         ctx.send(&Msg::Console, &[master.as_fd()])?;
     }
     set_names(plan)?;
+    join_keyring(plan)?;
     procfs::write_sysctls(plan, &proc)?;
     procfs::set_oom_score_adj(plan, &proc)?;
     drop(proc);
@@ -186,6 +187,20 @@ fn setup_and_exec(ctx: &InitContext<'_>) -> Step<Infallible> {
     )
     .map_err(|e| fail("startContainer hook", e.to_string()))?;
     identity::exec(plan, &exe)
+}
+
+/// A session keyring of the container's own: keys are not namespaced, so
+/// without this the container would share the caller's.
+fn join_keyring(plan: &Plan) -> Step<()> {
+    if !plan.new_keyring {
+        return Ok(());
+    }
+    let name = std::ffi::CString::new(format!("_ses.{}", plan.id)).unwrap_or_default();
+    match husk_sys::privs::join_session_keyring(&name) {
+        // Kernels without keyrings, or where they are denied: nothing to share.
+        Ok(()) | Err(Errno(libc::ENOSYS | libc::EACCES | libc::EPERM)) => Ok(()),
+        Err(e) => Err(e).step(|| "join session keyring".into()),
+    }
 }
 
 fn set_names(plan: &Plan) -> Step<()> {

@@ -29,6 +29,8 @@ pub struct CreateOptions {
     /// Socket-activation fds (`LISTEN_FDS` in our environment), passed after
     /// the preserved ones and announced to the container's program.
     pub listen_fds: u32,
+    /// Keep the caller's session keyring instead of a new one.
+    pub no_new_keyring: bool,
 }
 
 /// The hooks of a container, by stage.
@@ -69,6 +71,12 @@ pub struct Plan {
     pub hooks: Hooks,
     pub no_pivot: bool,
     pub annotations: BTreeMap<String, String>,
+    /// Join a new session keyring named after the container (runc's
+    /// default; off with --no-new-keyring).
+    pub new_keyring: bool,
+    /// Settings of the config this build does not apply yet, to be reported
+    /// as warnings (never silently dropped).
+    pub warnings: Vec<String>,
 }
 
 /// Checks a container ID the way runc does: non-empty, at most 1024 bytes,
@@ -183,6 +191,8 @@ impl Plan {
             process,
             hooks,
             no_pivot: opts.no_pivot,
+            new_keyring: !opts.no_new_keyring,
+            warnings: unapplied(spec, &linux),
             annotations: spec
                 .annotations()
                 .clone()
@@ -194,6 +204,31 @@ impl Plan {
 }
 
 pub use namespaces::NsKind;
+
+/// What the config asks for that this build does not do yet.
+fn unapplied(spec: &Spec, linux: &oci_spec::runtime::Linux) -> Vec<String> {
+    let mut w = Vec::new();
+    let mut note = |set: bool, what: &str| {
+        if set {
+            w.push(format!(
+                "{what} is not applied by this version of husk-runtime"
+            ));
+        }
+    };
+    note(linux.seccomp().is_some(), "linux.seccomp");
+    note(linux.resources().is_some(), "linux.resources");
+    note(linux.cgroups_path().is_some(), "linux.cgroupsPath");
+    note(linux.mount_label().is_some(), "linux.mountLabel");
+    note(linux.intel_rdt().is_some(), "linux.intelRdt");
+    note(linux.personality().is_some(), "linux.personality");
+    if let Some(p) = spec.process() {
+        note(p.apparmor_profile().is_some(), "process.apparmorProfile");
+        note(p.selinux_label().is_some(), "process.selinuxLabel");
+        note(p.scheduler().is_some(), "process.scheduler");
+        note(p.io_priority().is_some(), "process.ioPriority");
+    }
+    w
+}
 
 fn non_empty(s: &Option<String>) -> Option<String> {
     s.as_ref().filter(|s| !s.is_empty()).cloned()
