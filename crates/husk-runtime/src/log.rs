@@ -8,6 +8,7 @@ use std::io::Write;
 pub struct Logger {
     file: Option<std::fs::File>,
     json: bool,
+    debug: bool,
 }
 
 impl Logger {
@@ -23,6 +24,7 @@ impl Logger {
         Logger {
             file,
             json: cli.log_format == "json",
+            debug: cli.debug,
         }
     }
 
@@ -37,6 +39,18 @@ impl Logger {
             self.write("warning", msg);
         } else {
             eprintln!("husk-runtime: warning: {msg}");
+        }
+    }
+
+    /// With `--debug`: a debug message, to the log file or stderr.
+    pub fn debug(&self, msg: &str) {
+        if !self.debug {
+            return;
+        }
+        if self.file.is_some() {
+            self.write("debug", msg);
+        } else {
+            eprintln!("husk-runtime: debug: {msg}");
         }
     }
 

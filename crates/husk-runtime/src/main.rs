@@ -28,7 +28,11 @@ fn main() {
             std::process::exit(1);
         }
     }
-    match dispatch(&cli, &logger) {
+    let started = std::time::Instant::now();
+    logger.debug(&format!("{:?}", cli.command));
+    let result = dispatch(&cli, &logger);
+    logger.debug(&format!("done in {} µs", started.elapsed().as_micros()));
+    match result {
         Ok(code) => std::process::exit(code),
         Err(e) => {
             logger.error(&e.to_string());

@@ -110,18 +110,8 @@ impl Root {
             Err(Errno(libc::ENOENT)) => {}
             Err(e) => return Err(e),
         }
-        let rel = relative(p);
-        let name = rel.file_name().ok_or(Errno(libc::EINVAL))?;
-        let parent = self.mkdir_all(rel.parent().unwrap_or(Path::new(".")))?;
-        // O_PATH fds can't be used with mknodat; reopen the parent for real.
-        let parent = sysfs::openat2(
-            parent.as_fd(),
-            Path::new("."),
-            O_DIRECTORY | sysfs::O_RDONLY,
-            0,
-            RESOLVE,
-        )?;
-        match sysfs::mknodat(parent.as_fd(), Path::new(name), libc::S_IFREG | 0o644, 0, 0) {
+        let (parent, name) = self.parent_of(p)?;
+        match sysfs::mknodat(parent.as_fd(), &name, libc::S_IFREG | 0o644, 0, 0) {
             Ok(()) | Err(Errno(libc::EEXIST)) => {}
             Err(e) => return Err(e),
         }
@@ -134,6 +124,7 @@ impl Root {
         let rel = relative(p);
         let name = PathBuf::from(rel.file_name().ok_or(Errno(libc::EINVAL))?);
         let parent = self.mkdir_all(rel.parent().unwrap_or(Path::new(".")))?;
+        // An O_PATH fd can't be used with mknodat and friends: reopen it.
         let parent = sysfs::openat2(
             parent.as_fd(),
             Path::new("."),
@@ -142,6 +133,15 @@ impl Root {
             RESOLVE,
         )?;
         Ok((parent, name))
+    }
+
+    /// Opens `p` without following a final symlink; `None` if it does not exist.
+    pub fn open_existing(&self, p: &Path) -> Result<Option<OwnedFd>> {
+        match self.open(p, O_PATH | libc::O_NOFOLLOW) {
+            Ok(fd) => Ok(Some(fd)),
+            Err(Errno(libc::ENOENT)) => Ok(None),
+            Err(e) => Err(e),
+        }
     }
 }
 

@@ -161,10 +161,11 @@ pub fn mask_paths(plan: &Plan, dev_null: &OwnedFd) -> Step<()> {
     let root = container_root()?;
     for p in &plan.masked_paths {
         let show = p.display().to_string();
-        let target = match root.open(p, O_PATH | libc::O_NOFOLLOW) {
-            Ok(fd) => fd,
-            Err(Errno(libc::ENOENT)) => continue,
-            Err(e) => return Err(e).step(|| format!("open masked path {show}")),
+        let Some(target) = root
+            .open_existing(p)
+            .step(|| format!("open masked path {show}"))?
+        else {
+            continue;
         };
         let st = sysfs::fstat(target.as_fd()).step(|| format!("stat {show}"))?;
         let tree = if st.st_mode & libc::S_IFMT == libc::S_IFDIR {
@@ -183,10 +184,11 @@ pub fn readonly_paths(plan: &Plan) -> Step<()> {
     let root = container_root()?;
     for p in &plan.readonly_paths {
         let show = p.display().to_string();
-        let target = match root.open(p, O_PATH | libc::O_NOFOLLOW) {
-            Ok(fd) => fd,
-            Err(Errno(libc::ENOENT)) => continue,
-            Err(e) => return Err(e).step(|| format!("open read-only path {show}")),
+        let Some(target) = root
+            .open_existing(p)
+            .step(|| format!("open read-only path {show}"))?
+        else {
+            continue;
         };
         let tree =
             mount::clone_tree(target.as_fd(), true).step(|| format!("bind {show} read-only"))?;
