@@ -72,8 +72,11 @@ impl Drop for InitProcess {
 /// Creates the container up to its start gate.
 pub fn create(req: &CreateRequest, mode: Mode, warn: &dyn Fn(&str)) -> Result<Created> {
     let plan = Plan::load(&req.id, &req.bundle, &req.options)?;
-    for w in &plan.warnings {
-        warn(w);
+    if !plan.unapplied.is_empty() {
+        warn(&format!(
+            "not applied by this version of husk-runtime: {}",
+            plan.unapplied.join(", ")
+        ));
     }
     let mut dir = ContainerDir::create(&req.root, &req.id)?;
     let console_sock = match &req.console_socket {

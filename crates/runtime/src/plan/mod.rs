@@ -74,9 +74,9 @@ pub struct Plan {
     /// Join a new session keyring named after the container (runc's
     /// default; off with --no-new-keyring).
     pub new_keyring: bool,
-    /// Settings of the config this build does not apply yet, to be reported
-    /// as warnings (never silently dropped).
-    pub warnings: Vec<String>,
+    /// Fields of the config this build does not apply yet, to be reported
+    /// in a warning (never silently dropped).
+    pub unapplied: Vec<&'static str>,
 }
 
 /// Checks a container ID the way runc does: non-empty, at most 1024 bytes,
@@ -192,7 +192,7 @@ impl Plan {
             hooks,
             no_pivot: opts.no_pivot,
             new_keyring: !opts.no_new_keyring,
-            warnings: unapplied(spec, &linux),
+            unapplied: unapplied(spec, &linux),
             annotations: spec
                 .annotations()
                 .clone()
@@ -206,13 +206,11 @@ impl Plan {
 pub use namespaces::NsKind;
 
 /// What the config asks for that this build does not do yet.
-fn unapplied(spec: &Spec, linux: &oci_spec::runtime::Linux) -> Vec<String> {
+fn unapplied(spec: &Spec, linux: &oci_spec::runtime::Linux) -> Vec<&'static str> {
     let mut w = Vec::new();
-    let mut note = |set: bool, what: &str| {
+    let mut note = |set: bool, what: &'static str| {
         if set {
-            w.push(format!(
-                "{what} is not applied by this version of husk-runtime"
-            ));
+            w.push(what);
         }
     };
     note(linux.seccomp().is_some(), "linux.seccomp");
