@@ -51,6 +51,7 @@ pub enum Command {
         quiet: bool,
     },
     Features,
+    Exec(Box<ExecArgs>),
     Help,
     Version,
 }
@@ -58,7 +59,10 @@ pub enum Command {
 impl Command {
     /// Commands that set up container processes from this binary.
     pub fn spawns_container(&self) -> bool {
-        matches!(self, Command::Create(_) | Command::Run(_))
+        matches!(
+            self,
+            Command::Create(_) | Command::Run(_) | Command::Exec(_)
+        )
     }
 }
 
@@ -73,6 +77,15 @@ pub struct CreateArgs {
     pub no_new_keyring: bool,
     pub preserve_fds: u32,
     pub id: String,
+}
+
+/// Arguments of `exec`.
+#[derive(Debug, Default)]
+pub struct ExecArgs {
+    pub id: String,
+    pub request: husk_runtime::exec::ExecRequest,
+    /// `--apparmor` / `--process-label`: not applied yet (warned about).
+    pub lsm_labels: Vec<String>,
 }
 
 /// Arguments of `run`.
@@ -106,6 +119,10 @@ commands:
   kill [--all] ID [SIGNAL]                default SIGTERM
   delete [--force] ID
   list [--format table|json] [--quiet]
+  exec [options] ID [COMMAND [ARG...]]    run a process in a container
+      --process FILE  --tty  --console-socket SOCK  --cwd DIR  --env K=V
+      --user UID[:GID]  --additional-gids GID  --cap CAP  --no-new-privs
+      --detach  --pid-file FILE  --preserve-fds N  --ignore-paused
   features                                the OCI features document
 ";
 
@@ -322,6 +339,7 @@ fn parse_command(cmd: &str, a: &mut Args) -> ArgResult<Command> {
             Command::List { format, quiet }
         }
         "features" => Command::Features,
+        "exec" => return exec_args(a).map(|e| Command::Exec(Box::new(e))),
         "help" => Command::Help,
         other => {
             return Err(format!(
@@ -373,6 +391,53 @@ fn create_args(
     }
     c.id = a.id(cmd)?;
     Ok(c)
+}
+
+/// Flags of `exec`, then the ID and the command (which keeps its own flags).
+fn exec_args(a: &mut Args) -> ArgResult<ExecArgs> {
+    let mut e = ExecArgs::default();
+    let r = &mut e.request;
+    let mut opts = husk_runtime::plan::exec::ExecOptions::default();
+    while let Some(f) = a.flag() {
+        let path = |a: &mut Args| a.value(&f).map(PathBuf::from);
+        match f.name.as_str() {
+            "p" | "process" => opts.process_file = Some(path(a)?),
+            "t" | "tty" => opts.tty = Args::boolean(&f)?,
+            "console-socket" => r.console_socket = Some(path(a)?),
+            "cwd" => opts.cwd = Some(path(a)?),
+            "e" | "env" => opts.env.push(a.value(&f)?),
+            "u" | "user" => opts.user = Some(a.value(&f)?),
+            "g" | "additional-gids" => {
+                let v = a.value(&f)?;
+                opts.additional_gids.push(
+                    v.parse()
+                        .map_err(|_| format!("exec --additional-gids: {v:?} is not a number"))?,
+                );
+            }
+            "c" | "cap" => opts.caps.push(a.value(&f)?),
+            "no-new-privs" => opts.no_new_privs = Args::boolean(&f)?,
+            "apparmor" | "process-label" => {
+                let v = a.value(&f)?;
+                e.lsm_labels.push(format!("--{}={v}", f.name));
+            }
+            "d" | "detach" => r.detach = Args::boolean(&f)?,
+            "pid-file" => r.pid_file = Some(path(a)?),
+            "preserve-fds" => {
+                let v = a.value(&f)?;
+                opts.preserve_fds = v
+                    .parse()
+                    .map_err(|_| format!("--preserve-fds: {v:?} is not a number"))?;
+            }
+            "ignore-paused" => r.ignore_paused = Args::boolean(&f)?,
+            other => return Err(unknown("exec", other)),
+        }
+    }
+    e.id = a.id("exec")?;
+    while let Some(arg) = a.next() {
+        opts.args.push(arg);
+    }
+    e.request.options = opts;
+    Ok(e)
 }
 
 /// A signal by name (with or without SIG) or number.

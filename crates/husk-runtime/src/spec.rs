@@ -26,6 +26,11 @@ pub fn write_default(bundle: &Path, rootless: bool) -> Result<(), Error> {
     spec.set_hostname(Some("husk".to_string()));
     if let Some(p) = spec.process_mut() {
         p.set_terminal(Some(true));
+        // No inheritable capabilities unless asked for (CVE-2022-29162).
+        if let Some(mut caps) = p.capabilities().clone() {
+            caps.set_inheritable(None);
+            p.set_capabilities(Some(caps));
+        }
     }
     let text = serde_json::to_string_pretty(&spec).map_err(|e| Error::Usage(e.to_string()))?;
     std::fs::write(&path, text).map_err(|e| Error::io("write", &path, e))

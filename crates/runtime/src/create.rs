@@ -284,7 +284,7 @@ fn write_id_maps(plan: &Plan, pid: i32) -> Result<()> {
 }
 
 /// The pid (in our namespace) of the process a pidfd refers to.
-fn pid_of_pidfd(fd: &OwnedFd) -> Result<i32> {
+pub fn pid_of_pidfd(fd: &OwnedFd) -> Result<i32> {
     let p = format!("/proc/self/fdinfo/{}", fd.as_raw_fd());
     let info = std::fs::read_to_string(&p).map_err(|e| Error::io("read", &p, e))?;
     info.lines()

@@ -11,6 +11,7 @@ pub mod channel;
 pub mod child;
 pub mod create;
 pub mod error;
+pub mod exec;
 pub mod features;
 pub mod hooks;
 pub mod ops;

@@ -94,13 +94,19 @@ pub fn trusted_dev_null() -> Step<OwnedFd> {
     Ok(fd)
 }
 
-/// Creates the container's pty in its own devpts, binds the peer onto
-/// /dev/console from the fd (never by path), makes it our controlling
-/// terminal and stdio, and returns the master for the parent.
-pub fn setup_console(plan: &Plan) -> Step<OwnedFd> {
+/// A pty for an exec'd process, from the container's devpts: the peer
+/// becomes our controlling terminal and stdio; the master goes to the parent.
+pub fn open_exec_terminal(process: &crate::plan::ProcessPlan) -> Step<OwnedFd> {
     let root = Root::new(
         sysfs::open(Path::new("/"), O_PATH | sysfs::O_DIRECTORY, 0).step(|| "open /".into())?,
     );
+    let (master, peer) = open_pty(&root, process.console_size)?;
+    attach_terminal(&peer)?;
+    Ok(master)
+}
+
+/// Opens a new pty in the container's devpts: (master, peer).
+fn open_pty(root: &Root, size: Option<(u16, u16)>) -> Step<(OwnedFd, OwnedFd)> {
     let master = root
         .open(Path::new("/dev/pts/ptmx"), O_RDWR | O_NOCTTY)
         .or_else(|_| root.open(Path::new("/dev/ptmx"), O_RDWR | O_NOCTTY))
@@ -111,19 +117,36 @@ pub fn setup_console(plan: &Plan) -> Step<OwnedFd> {
     }
     tty::unlockpt(master.as_fd()).step(|| "unlockpt".into())?;
     let peer = tty::open_peer(master.as_fd()).step(|| "open pty peer".into())?;
-    if let Some((rows, cols)) = plan.process.console_size {
+    if let Some((rows, cols)) = size {
         tty::set_window_size(peer.as_fd(), rows, cols).step(|| "set console size".into())?;
     }
+    Ok((master, peer))
+}
+
+/// A new session with `peer` as controlling terminal and stdio.
+fn attach_terminal(peer: &OwnedFd) -> Step<()> {
+    process::setsid().step(|| "setsid".into())?;
+    tty::set_controlling_terminal(peer.as_fd()).step(|| "set controlling terminal".into())?;
+    for n in 0..3 {
+        sysfs::dup_onto(peer.as_fd(), n).step(|| format!("dup pty onto fd {n}"))?;
+    }
+    Ok(())
+}
+
+/// Creates the container's pty in its own devpts, binds the peer onto
+/// /dev/console from the fd (never by path), makes it our controlling
+/// terminal and stdio, and returns the master for the parent.
+pub fn setup_console(plan: &Plan) -> Step<OwnedFd> {
+    let root = Root::new(
+        sysfs::open(Path::new("/"), O_PATH | sysfs::O_DIRECTORY, 0).step(|| "open /".into())?,
+    );
+    let (master, peer) = open_pty(&root, plan.process.console_size)?;
     let console = root
         .ensure_file(Path::new("/dev/console"))
         .step(|| "create /dev/console".into())?;
     let tree = mount::clone_tree(peer.as_fd(), false).step(|| "bind pty on /dev/console".into())?;
     mount::move_mount_onto(tree.as_fd(), console.as_fd())
         .step(|| "bind pty on /dev/console".into())?;
-    process::setsid().step(|| "setsid".into())?;
-    tty::set_controlling_terminal(peer.as_fd()).step(|| "set controlling terminal".into())?;
-    for n in 0..3 {
-        sysfs::dup_onto(peer.as_fd(), n).step(|| format!("dup pty onto fd {n}"))?;
-    }
+    attach_terminal(&peer)?;
     Ok(master)
 }

@@ -1,16 +1,16 @@
 //! The process's limits, identity, working directory and exec (runs in init).
 
 use super::{fail, Step, StepContext};
-use crate::plan::Plan;
+use crate::plan::ProcessPlan;
 use husk_sys::{fs as sysfs, privs, process, Errno};
 use std::ffi::CString;
 use std::os::unix::ffi::OsStrExt;
 use std::path::{Path, PathBuf};
 
 /// `process.rlimits`, set while we still may raise them.
-pub fn set_rlimits(plan: &Plan) -> Step<()> {
-    for (i, &(res, soft, hard)) in plan.process.rlimits.iter().enumerate() {
-        let name = &plan.process.rlimit_names[i];
+pub fn set_rlimits(process: &ProcessPlan) -> Step<()> {
+    for (i, &(res, soft, hard)) in process.rlimits.iter().enumerate() {
+        let name = &process.rlimit_names[i];
         process::setrlimit(res, soft, hard)
             .step(|| format!("setrlimit {name} to {soft}/{hard} (process.rlimits[{i}])"))?;
     }
@@ -20,8 +20,8 @@ pub fn set_rlimits(plan: &Plan) -> Step<()> {
 /// Groups, gid, uid, then the five capability sets. The bounding set is
 /// reduced while we still hold CAP_SETPCAP; keep-caps carries the permitted
 /// set across the uid change so capset can then pick from it.
-pub fn switch_user(plan: &Plan) -> Step<()> {
-    let p = &plan.process;
+pub fn switch_user(process: &ProcessPlan) -> Step<()> {
+    let p = process;
     let last = crate::plan::caps::last_cap();
     privs::set_keep_caps(true).step(|| "prctl PR_SET_KEEPCAPS".into())?;
     for cap in 0..=last {
@@ -73,8 +73,8 @@ pub fn switch_user(plan: &Plan) -> Step<()> {
 
 /// chdir to `process.cwd` as the container user, then check that the result
 /// lies inside the container's root (a leaked host fd could lead outside).
-pub fn enter_cwd(plan: &Plan) -> Step<()> {
-    let cwd = &plan.process.cwd;
+pub fn enter_cwd(process: &ProcessPlan) -> Step<()> {
+    let cwd = &process.cwd;
     let show = cwd.display().to_string();
     sysfs::chdir(cwd).step(|| format!("chdir to {show} (process.cwd)"))?;
     match std::env::current_dir() {
@@ -87,13 +87,13 @@ pub fn enter_cwd(plan: &Plan) -> Step<()> {
 }
 
 /// Looks `args[0]` up the way execvp does, using the container's PATH.
-pub fn find_executable(plan: &Plan) -> Step<CString> {
-    let arg0 = plan.process.args[0].to_bytes();
+pub fn find_executable(process: &ProcessPlan) -> Step<CString> {
+    let arg0 = process.args[0].to_bytes();
     let name = Path::new(std::ffi::OsStr::from_bytes(arg0));
     let candidates: Vec<PathBuf> = if arg0.contains(&b'/') {
         vec![name.to_path_buf()]
     } else {
-        plan.process
+        process
             .path_var
             .split(':')
             .map(|d| Path::new(if d.is_empty() { "." } else { d }).join(name))
@@ -117,21 +117,18 @@ pub fn find_executable(plan: &Plan) -> Step<CString> {
     } else {
         Err(fail(
             format!("exec {show} (process.args[0])"),
-            format!(
-                "executable file not found in $PATH ({})",
-                plan.process.path_var
-            ),
+            format!("executable file not found in $PATH ({})", process.path_var),
         ))
     }
 }
 
 /// Reopens the preserved fds to exec and replaces this process with the
 /// user's program.
-pub fn exec(plan: &Plan, exe: &CString) -> Step<std::convert::Infallible> {
-    for fd in 3..3 + plan.process.preserve_fds {
+pub fn exec(process: &ProcessPlan, exe: &CString) -> Step<std::convert::Infallible> {
+    for fd in 3..3 + process.preserve_fds {
         let fd = i32::try_from(fd).unwrap_or(i32::MAX);
         sysfs::clear_cloexec(fd).step(|| format!("keep fd {fd} (--preserve-fds)"))?;
     }
-    let e = process::execve(exe, &plan.process.args, &plan.process.env);
+    let e = process::execve(exe, &process.args, &process.env);
     Err(e).step(|| format!("exec {}", exe.to_string_lossy()))
 }

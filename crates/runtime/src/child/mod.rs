@@ -3,6 +3,7 @@
 //! sibling modules. Runs in: init (the child).
 
 mod devices;
+pub mod exec;
 mod identity;
 mod namespaces;
 mod procfs;
@@ -171,10 +172,10 @@ fn setup_and_exec(ctx: &InitContext<'_>) -> Step<Infallible> {
     procfs::set_oom_score_adj(plan, &proc)?;
     drop(proc);
     rootfs::make_root_readonly(plan)?;
-    identity::set_rlimits(plan)?;
-    identity::switch_user(plan)?;
-    identity::enter_cwd(plan)?;
-    let exe = identity::find_executable(plan)?;
+    identity::set_rlimits(&plan.process)?;
+    identity::switch_user(&plan.process)?;
+    identity::enter_cwd(&plan.process)?;
+    let exe = identity::find_executable(&plan.process)?;
     // Nothing of ours may reach the container's program: every fd from 3 up
     // becomes close-on-exec (the preserved ones are reopened to it below).
     sysfs::cloexec_from(3).step(|| "close_range".into())?;
@@ -186,7 +187,7 @@ fn setup_and_exec(ctx: &InitContext<'_>) -> Step<Infallible> {
         &hook_state(plan, "created"),
     )
     .map_err(|e| fail("startContainer hook", e.to_string()))?;
-    identity::exec(plan, &exe)
+    identity::exec(&plan.process, &exe)
 }
 
 /// A session keyring of the container's own: keys are not namespaced, so

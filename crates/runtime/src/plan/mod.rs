@@ -4,6 +4,7 @@
 
 pub mod caps;
 pub mod devices;
+pub mod exec;
 pub mod mounts;
 pub mod namespaces;
 pub mod process;
