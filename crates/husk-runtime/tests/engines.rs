@@ -1,5 +1,5 @@
 //! A real engine drives husk-runtime: podman (with conmon) runs busybox
-//! containers through it, in the foreground, detached and with a terminal,
+//! containers through it, in the foreground and detached, execs into them,
 //! then stops and removes them. Each test uses its own podman root.
 #![allow(clippy::unwrap_used)]
 
@@ -123,6 +123,19 @@ fn podman_detaches_stops_and_removes() {
         ps.stdout.contains(&id[..12]) && ps.stdout.contains("Up"),
         "{ps}"
     );
+    // podman exec drives `husk-runtime exec` through conmon.
+    let exec = p.cmd(&[
+        "exec",
+        "--user",
+        "1000",
+        &id,
+        "sh",
+        "-c",
+        "id -u; cat /proc/1/cmdline",
+    ]);
+    exec.ok();
+    assert!(exec.stdout.starts_with("1000\n"), "{exec}");
+    assert!(exec.stdout.contains("while true"), "{exec}");
     p.cmd(&["stop", "--time", "10", &id]).ok();
     let inspect = p.cmd(&[
         "inspect",
