@@ -52,6 +52,11 @@ pub enum Command {
     },
     Features,
     Exec(Box<ExecArgs>),
+    Ps {
+        format: String,
+        id: String,
+        ps_args: Vec<String>,
+    },
     Help,
     Version,
 }
@@ -123,6 +128,7 @@ commands:
       --process FILE  --tty  --console-socket SOCK  --cwd DIR  --env K=V
       --user UID[:GID]  --additional-gids GID  --cap CAP  --no-new-privs
       --detach  --pid-file FILE  --preserve-fds N  --ignore-paused
+  ps [--format table|json] ID [PS ARGS]   the container's processes
   features                                the OCI features document
 ";
 
@@ -340,6 +346,28 @@ fn parse_command(cmd: &str, a: &mut Args) -> ArgResult<Command> {
         }
         "features" => Command::Features,
         "exec" => return exec_args(a).map(|e| Command::Exec(Box::new(e))),
+        "ps" => {
+            let mut format = "table".to_string();
+            while let Some(f) = a.flag() {
+                match f.name.as_str() {
+                    "f" | "format" => format = a.value(&f)?,
+                    other => return Err(unknown(cmd, other)),
+                }
+            }
+            if format != "table" && format != "json" {
+                return Err(format!("ps: --format {format:?} is not table or json"));
+            }
+            let id = a.id(cmd)?;
+            let mut ps_args = Vec::new();
+            while let Some(arg) = a.next() {
+                ps_args.push(arg);
+            }
+            return Ok(Command::Ps {
+                format,
+                id,
+                ps_args,
+            });
+        }
         "help" => Command::Help,
         other => {
             return Err(format!(

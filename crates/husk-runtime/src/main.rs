@@ -83,6 +83,19 @@ fn dispatch(cli: &Cli, logger: &log::Logger) -> Result<i32, Error> {
             }
             husk_runtime::exec::exec(root, &e.id, &request)
         }
+        Command::Ps {
+            format,
+            id,
+            ps_args,
+        } => {
+            let pids = ops::pids(root, id)?;
+            if format == "json" {
+                println!("{}", serde_json::to_string(&pids).unwrap_or_default());
+            } else {
+                print!("{}", ps_table(&pids, ps_args)?);
+            }
+            Ok(0)
+        }
         Command::Help => {
             print!("{}", cli::USAGE);
             Ok(0)
@@ -125,4 +138,44 @@ fn request(root: &std::path::Path, c: &cli::CreateArgs, id: &str) -> CreateReque
             no_new_keyring: c.no_new_keyring,
         },
     }
+}
+
+/// runc's `ps` table: the host's `ps` (with `-ef` or the given options),
+/// keeping the header and the lines of the container's processes.
+fn ps_table(pids: &[i32], ps_args: &[String]) -> Result<String, Error> {
+    let args: Vec<&str> = if ps_args.is_empty() {
+        vec!["-ef"]
+    } else {
+        ps_args.iter().map(String::as_str).collect()
+    };
+    let out = std::process::Command::new("ps")
+        .args(&args)
+        .output()
+        .map_err(|e| Error::io("run", "ps", e))?;
+    if !out.status.success() {
+        return Err(Error::Usage(format!(
+            "ps {}: {}",
+            args.join(" "),
+            String::from_utf8_lossy(&out.stderr).trim()
+        )));
+    }
+    let text = String::from_utf8_lossy(&out.stdout);
+    let mut lines = text.lines();
+    let header = lines.next().unwrap_or_default();
+    let column = header
+        .split_whitespace()
+        .position(|c| c == "PID")
+        .ok_or_else(|| Error::Usage("ps: its output has no PID column".into()))?;
+    let mut table = format!("{header}\n");
+    for line in lines {
+        let pid = line
+            .split_whitespace()
+            .nth(column)
+            .and_then(|p| p.parse::<i32>().ok());
+        if pid.is_some_and(|p| pids.contains(&p)) {
+            table.push_str(line);
+            table.push('\n');
+        }
+    }
+    Ok(table)
 }

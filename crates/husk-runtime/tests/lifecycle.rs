@@ -727,3 +727,43 @@ fn state_and_kill_work_while_run_waits_in_the_foreground() {
     assert_eq!(status.and_then(|s| s.code()), Some(137));
     t.assert_no_leftovers(&id, &b.path);
 }
+
+/// `ps` lists the container's processes: JSON pids (as containerd reads
+/// them) and runc's table, filtered from the host's `ps`.
+#[test]
+fn ps_lists_the_containers_processes() {
+    let t = Test::new("ps");
+    let mut b = t.bundle();
+    b.writable();
+    b.args(&[
+        "/bin/sh",
+        "-c",
+        "/probe sleep 60 & echo ready > /ready; wait",
+    ]);
+    let (id, out) = t.create(&b, &[]);
+    out.ok();
+    t.rt(&["start", &id]).ok();
+    assert!(wait_until(Duration::from_secs(10), || b
+        .rootfs()
+        .join("ready")
+        .exists()));
+    let init = t.state(&id)["pid"].as_i64().unwrap();
+    let out = t.rt(&["ps", "--format", "json", &id]);
+    out.ok();
+    let pids: Vec<i64> = serde_json::from_str(out.stdout.trim()).unwrap();
+    assert_eq!(pids.len(), 2, "{out}");
+    assert!(pids.contains(&init), "{out}");
+    let table = t.rt(&["ps", &id]);
+    table.ok();
+    assert!(
+        table.stdout.lines().next().unwrap().contains("PID"),
+        "{table}"
+    );
+    assert_eq!(table.stdout.lines().count(), 3, "{table}");
+    assert!(table.stdout.contains("sleep 60"), "{table}");
+    t.rt(&["kill", "--all", &id, "KILL"]).ok();
+    t.wait_status(&id, "stopped");
+    let out = t.rt(&["ps", "--format", "json", &id]);
+    assert_eq!(out.stdout.trim(), "[]", "{out}");
+    t.rt(&["delete", &id]).ok();
+}

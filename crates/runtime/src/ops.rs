@@ -144,6 +144,20 @@ fn signal_container(rec: &Record, sig: i32, all: bool) -> Result<()> {
         .map_err(|e| Error::sys("kill", format!("container {} (pid {})", rec.id, rec.pid), e))
 }
 
+/// `ps`: the host pids of the container's processes (init's pid or mount
+/// namespace members; the container's cgroup will be the authority once
+/// cgroups are built).
+pub fn pids(root: &Path, id: &str) -> Result<Vec<i32>> {
+    let dir = ContainerDir::open(root, id)?;
+    let rec = dir.load()?;
+    if rec.status() == Status::Stopped {
+        return Ok(Vec::new());
+    }
+    let mut pids = processes_in_pid_namespace_of(rec.pid);
+    pids.sort_unstable();
+    Ok(pids)
+}
+
 /// Every process of the container: those sharing init's pid namespace or
 /// its mount namespace, where init has one of its own (else just init).
 /// (With cgroups, the container's cgroup will be the authority.)
