@@ -149,16 +149,26 @@ impl Root {
 mod tests {
     use super::*;
 
-    fn tmp(name: &str) -> PathBuf {
+    /// A temporary directory, removed when dropped (even if the test fails).
+    struct TempDir(PathBuf);
+
+    impl Drop for TempDir {
+        fn drop(&mut self) {
+            let _ = std::fs::remove_dir_all(&self.0);
+        }
+    }
+
+    fn tmp(name: &str) -> TempDir {
         let d = std::env::temp_dir().join(format!("husk-rootpath-{name}-{}", std::process::id()));
         let _ = std::fs::remove_dir_all(&d);
         std::fs::create_dir_all(d.join("root")).unwrap();
-        d
+        TempDir(d)
     }
 
     #[test]
     fn symlinks_cannot_escape() {
-        let d = tmp("escape");
+        let guard = tmp("escape");
+        let d = &guard.0;
         std::os::unix::fs::symlink("/", d.join("root/up")).unwrap();
         std::os::unix::fs::symlink("../../..", d.join("root/dotdot")).unwrap();
         let root = Root::new(sysfs::open(&d.join("root"), O_PATH | O_DIRECTORY, 0).unwrap());
@@ -173,6 +183,5 @@ mod tests {
         std::os::unix::fs::symlink("/outside/dir", d.join("root/dangling")).unwrap();
         root.mkdir_all(Path::new("/dangling/sub")).unwrap();
         assert!(d.join("root/outside/dir/sub").is_dir());
-        std::fs::remove_dir_all(&d).unwrap();
     }
 }

@@ -347,11 +347,23 @@ fn plan_hooks(spec: &Spec) -> Result<Hooks> {
 mod tests {
     use super::*;
 
+    /// A bundle directory with an empty rootfs, removed when dropped.
+    struct TempBundle(PathBuf);
+
+    impl Drop for TempBundle {
+        fn drop(&mut self) {
+            let _ = std::fs::remove_dir_all(&self.0);
+        }
+    }
+
     fn plan(json: &str) -> Result<Plan> {
-        let dir = std::env::temp_dir().join(format!("husk-plan-{}", std::process::id()));
-        std::fs::create_dir_all(dir.join("rootfs")).unwrap();
+        static N: std::sync::atomic::AtomicUsize = std::sync::atomic::AtomicUsize::new(0);
+        let n = N.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+        let dir =
+            TempBundle(std::env::temp_dir().join(format!("husk-plan-{}-{n}", std::process::id())));
+        std::fs::create_dir_all(dir.0.join("rootfs")).unwrap();
         let spec = crate::spec::parse(json.as_bytes()).map_err(|(f, r)| Error::config(f, r))?;
-        Plan::from_spec("t1", &dir, &spec, &CreateOptions::default())
+        Plan::from_spec("t1", &dir.0, &spec, &CreateOptions::default())
     }
 
     const BASE: &str = r#""ociVersion":"1.2.0","root":{"path":"rootfs"},"process":{"user":{"uid":0,"gid":0},"cwd":"/","args":["/bin/sh"]}"#;
