@@ -59,6 +59,22 @@ mod tests {
     }
 
     #[test]
+    fn newer_fields_load() {
+        let cfg = br#"{"ociVersion":"1.3.0","root":{"path":"rootfs"},
+            "process":{"user":{"uid":0,"gid":0},"cwd":"/","args":["sh"],
+              "ioPriority":{"class":"IOPRIO_CLASS_IDLE","priority":0},
+              "scheduler":{"policy":"SCHED_OTHER"},
+              "execCPUAffinity":{"initial":"0","final":"0-1"}},
+            "linux":{"netDevices":{"eth1":{"name":"ctr1"}},
+              "memoryPolicy":{"mode":"MPOL_INTERLEAVE","nodes":"0"},
+              "intelRdt":{"closID":"x"},
+              "seccomp":{"defaultAction":"SCMP_ACT_ALLOW","listenerPath":"/run/l.sock"},
+              "someFutureField":{"x":1}},
+            "someFutureTopLevel":true}"#;
+        parse(cfg).unwrap_or_else(|e| panic!("{e:?}"));
+    }
+
+    #[test]
     fn loads_every_spec_version() {
         for v in ["1.0.0", "1.0.2", "1.1.0", "1.2.0", "1.3.0"] {
             let cfg = format!(

@@ -220,11 +220,17 @@ fn unapplied(spec: &Spec, linux: &oci_spec::runtime::Linux) -> Vec<&'static str>
     note(linux.mount_label().is_some(), "linux.mountLabel");
     note(linux.intel_rdt().is_some(), "linux.intelRdt");
     note(linux.personality().is_some(), "linux.personality");
+    note(
+        linux.net_devices().as_ref().is_some_and(|d| !d.is_empty()),
+        "linux.netDevices",
+    );
+    note(linux.memory_policy().is_some(), "linux.memoryPolicy");
     if let Some(p) = spec.process() {
         note(p.apparmor_profile().is_some(), "process.apparmorProfile");
         note(p.selinux_label().is_some(), "process.selinuxLabel");
         note(p.scheduler().is_some(), "process.scheduler");
         note(p.io_priority().is_some(), "process.ioPriority");
+        note(p.exec_cpu_affinity().is_some(), "process.execCPUAffinity");
     }
     w
 }
