@@ -5,10 +5,10 @@
 #   - the kernel's floor: unshare + chroot + /bin/true
 # plus husk-runtime's peak RSS during `create` (runc's beside it) and the
 # size of the release binary. Prints ratios. Run as root:
-#   bash bench/lifecycle.sh            (needs hyperfine, runc, busybox-static)
+#   bash bench/lifecycle.sh     (installs hyperfine, runc, busybox-static, gcc if missing)
 set -euo pipefail
 cd "$(dirname "$0")/.."
-for p in hyperfine runc busybox-static; do
+for p in hyperfine runc busybox-static gcc libc6-dev; do
     dpkg -s "$p" >/dev/null 2>&1 || { apt-get update -qq; DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "$p"; }
 done
 cargo build --release -q -p husk-runtime
@@ -36,14 +36,13 @@ hyperfine -N --warmup 5 --runs "${RUNS:-50}" --export-json "$work/life.json" \
     -n runc-run "$runc --root $work/runc run --bundle $bundle bench-run" \
     -n floor "unshare -m -u -i -p -n -f --mount-proc=$rootfs/proc chroot $rootfs /bin/true"
 
-peak_rss() { # runtime root -> KiB
-    python3 - "$@" <<'PY'
-import resource, subprocess, sys
-rt, root, bundle = sys.argv[1:4]
-subprocess.run([rt, "--root", root, "create", "--bundle", bundle, "bench-rss"], check=True)
-print(resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss)
-subprocess.run([rt, "--root", root, "delete", "-f", "bench-rss"], check=True)
-PY
+# Peak RSS of `create`, measured by a tiny static spawner (bench/maxrss.c):
+# a big forking parent would otherwise lend the child its own resident size.
+gcc -O2 -static -o "$work/maxrss" bench/maxrss.c
+peak_rss() { # runtime root bundle -> KiB
+    "$work/maxrss" "$1" --root "$2" create --bundle "$3" bench-rss </dev/null >/dev/null 2>"$work/rss.out"
+    tail -1 "$work/rss.out"
+    "$1" --root "$2" delete -f bench-rss >/dev/null 2>&1
 }
 husk_rss=$(peak_rss "$husk" "$work/husk" "$bundle")
 runc_rss=$(peak_rss "$runc" "$work/runc" "$bundle")
