@@ -767,3 +767,24 @@ fn ps_lists_the_containers_processes() {
     assert_eq!(out.stdout.trim(), "[]", "{out}");
     t.rt(&["delete", &id]).ok();
 }
+
+/// A create killed before it wrote any state leaves a bare directory;
+/// `delete --force` clears it and the ID can be used again.
+#[test]
+fn delete_force_clears_a_half_created_container() {
+    let t = Test::new("stale");
+    let b = t.bundle();
+    b.save();
+    let id = t.id();
+    fs::create_dir_all(t.root.join(&id)).unwrap();
+    t.rt(&["create", "--bundle", b.path_str(), &id])
+        .failed()
+        .stderr_mentions(&["exists"]);
+    if !is_runc() {
+        t.rt(&["delete", "--force", &id]).ok();
+        assert!(!t.root.join(&id).exists());
+        t.rt(&["create", "--bundle", b.path_str(), &id]).ok();
+        t.rt(&["delete", "--force", &id]).ok();
+    }
+    t.assert_no_leftovers(&id, &b.path);
+}

@@ -31,10 +31,14 @@ fn run(kind: &'static str, hook: &Hook, input: &[u8]) -> Result<()> {
             cmd.arg0(argv0).args(rest);
         }
     }
-    cmd.env_clear();
-    for e in hook.env().iter().flatten() {
-        if let Some((k, v)) = e.split_once('=') {
-            cmd.env(k, v);
+    // A hook with `env` gets exactly that environment; one without inherits
+    // ours, as with runc (hooks such as GPU setup rely on PATH).
+    if let Some(env) = hook.env() {
+        cmd.env_clear();
+        for e in env {
+            if let Some((k, v)) = e.split_once('=') {
+                cmd.env(k, v);
+            }
         }
     }
     cmd.stdin(Stdio::piped());

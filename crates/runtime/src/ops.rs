@@ -187,7 +187,11 @@ fn processes_in_pid_namespace_of(init: i32) -> Vec<i32> {
 /// `delete`: removes a stopped (or, with `force`, any) container.
 pub fn delete(root: &Path, id: &str, force: bool) -> Result<()> {
     let mut dir = match ContainerDir::open(root, id) {
-        Err(Error::NotFound(_)) if force => return Ok(()),
+        Err(Error::NotFound(_)) if force => {
+            // A create killed before it wrote any state leaves a bare
+            // directory behind: --force clears it so the ID can be reused.
+            return state::remove_stale(root, id);
+        }
         r => r?,
     };
     let rec = dir.load()?;

@@ -285,6 +285,23 @@ impl Drop for ContainerDir {
     }
 }
 
+/// Removes `<root>/<id>` when it holds no state file (a create that was
+/// killed half-way), under the container's lock so that a create still in
+/// progress is not disturbed.
+pub fn remove_stale(root: &Path, id: &str) -> Result<()> {
+    crate::plan::validate_id(id)?;
+    let path = root.join(id);
+    let Ok(dir) = sysfs::open(&path, sysfs::O_RDONLY | sysfs::O_DIRECTORY, 0) else {
+        return Ok(());
+    };
+    if sysfs::try_lock_exclusive(dir.as_fd()).map_err(|e| Error::sys("lock", path.display(), e))?
+        && !path.join("state.json").exists()
+    {
+        std::fs::remove_dir_all(&path).map_err(|e| Error::io("remove", &path, e))?;
+    }
+    Ok(())
+}
+
 /// Every container under `root`, sorted by ID.
 pub fn list(root: &Path) -> Result<Vec<Record>> {
     let mut out = Vec::new();

@@ -297,3 +297,14 @@ pub fn on_readonly_mount(fd: BorrowedFd<'_>) -> Result<bool> {
     check_int(unsafe { libc::fstatvfs(fd.as_raw_fd(), &mut st) })?;
     Ok(st.f_flag & libc::ST_RDONLY != 0)
 }
+
+/// `flock(fd, LOCK_EX | LOCK_NB)`: true if we got the lock, false if someone
+/// else holds it.
+pub fn try_lock_exclusive(fd: BorrowedFd<'_>) -> Result<bool> {
+    // SAFETY: plain syscall on a valid descriptor.
+    match check_int(unsafe { libc::flock(fd.as_raw_fd(), libc::LOCK_EX | libc::LOCK_NB) }) {
+        Ok(_) => Ok(true),
+        Err(Errno(libc::EWOULDBLOCK)) => Ok(false),
+        Err(e) => Err(e),
+    }
+}
