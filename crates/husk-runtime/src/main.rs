@@ -1,6 +1,8 @@
 //! husk-runtime: an OCI runtime with runc's command line. Parses arguments,
 //! calls the runtime library, prints results, and reports errors once.
 
+#![forbid(unsafe_code)]
+
 mod cli;
 mod log;
 mod reexec;
