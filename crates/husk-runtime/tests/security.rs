@@ -243,3 +243,88 @@ fn container_process_exe_is_not_the_runtime() {
     assert!(!out.stdout.contains(&name), "{out}");
     assert!(out.stdout.contains("target=/bin/busybox"), "{out}");
 }
+
+/// An image whose /dev/null is a symlink to one of its own files (and no
+/// tmpfs on /dev): the runtime replaces the link with the real device and
+/// never writes through it.
+#[test]
+fn image_dev_null_symlink_is_replaced_not_followed() {
+    let t = Test::new("devnulllink");
+    let mut b = t.bundle();
+    b.writable();
+    let mounts = b.config["mounts"].as_array().unwrap().clone();
+    b.config["mounts"] = serde_json::Value::Array(
+        mounts
+            .into_iter()
+            .filter(|m| m["destination"] != "/dev")
+            .collect(),
+    );
+    fs::create_dir_all(b.rootfs().join("dev")).unwrap();
+    fs::create_dir_all(b.rootfs().join("etc")).unwrap();
+    fs::write(b.rootfs().join("etc/target"), "precious\n").unwrap();
+    let _ = fs::remove_file(b.rootfs().join("dev/null"));
+    std::os::unix::fs::symlink("/etc/target", b.rootfs().join("dev/null")).unwrap();
+    let out = t.probe(
+        &mut b,
+        &["run", "lstat", "/dev/null", "--", "write", "/dev/null"],
+    );
+    assert!(
+        out.stdout.contains("type=char") && out.stdout.contains("rdev=1:3"),
+        "{out}"
+    );
+    assert_eq!(
+        fs::read_to_string(b.rootfs().join("etc/target")).unwrap(),
+        "precious\n"
+    );
+}
+
+/// An image whose /dev/console is a symlink: with a terminal, the pty is
+/// bound on a fresh /dev/console, not on the link's target.
+#[test]
+fn image_dev_console_symlink_is_not_followed() {
+    let t = Test::new("consolelink");
+    let mut b = t.bundle();
+    b.writable();
+    let mounts = b.config["mounts"].as_array().unwrap().clone();
+    b.config["mounts"] = serde_json::Value::Array(
+        mounts
+            .into_iter()
+            .filter(|m| m["destination"] != "/dev")
+            .collect(),
+    );
+    b.config["mounts"]
+        .as_array_mut()
+        .unwrap()
+        .push(serde_json::json!({
+            "destination": "/dev/pts", "type": "devpts", "source": "devpts",
+            "options": ["nosuid", "noexec", "newinstance", "ptmxmode=0666", "mode=0620"]
+        }));
+    fs::create_dir_all(b.rootfs().join("dev")).unwrap();
+    fs::create_dir_all(b.rootfs().join("etc")).unwrap();
+    fs::write(b.rootfs().join("etc/target"), "precious\n").unwrap();
+    std::os::unix::fs::symlink("/etc/target", b.rootfs().join("dev/console")).unwrap();
+    b.process()["terminal"] = serde_json::json!(true);
+    b.args(&[
+        "/probe",
+        "run",
+        "lstat",
+        "/dev/console",
+        "--",
+        "stat",
+        "/etc/target",
+    ]);
+    let console = common::ConsoleSocket::new(&t.dir);
+    let (id, out) = t.create(&b, &["--console-socket", console.path_str()]);
+    out.ok();
+    let master = console.receive_master(Duration::from_secs(10));
+    t.rt(&["start", &id]).ok();
+    let text = common::read_pty(master, Duration::from_secs(10)).replace('\r', "");
+    assert!(text.contains("type=char"), "{text:?}");
+    assert!(text.contains("rdev=136:"), "{text:?}");
+    assert_eq!(
+        fs::read_to_string(b.rootfs().join("etc/target")).unwrap(),
+        "precious\n"
+    );
+    t.wait_status(&id, "stopped");
+    t.rt(&["delete", &id]).ok();
+}

@@ -118,6 +118,27 @@ impl Root {
         self.open(p, O_PATH)
     }
 
+    /// Opens `p` with O_PATH as a regular file of its own: anything else at
+    /// that name (a symlink, a device, a fifo) is removed first, so what we
+    /// then mount onto is never a target chosen by the image.
+    pub fn replace_with_file(&self, p: &Path) -> Result<OwnedFd> {
+        let (parent, name) = self.parent_of(p)?;
+        match sysfs::lstatat(parent.as_fd(), &name) {
+            Ok(st) if st.st_mode & libc::S_IFMT == libc::S_IFREG => {}
+            Ok(st) if st.st_mode & libc::S_IFMT == libc::S_IFDIR => {
+                return Err(Errno(libc::EISDIR))
+            }
+            Ok(_) => sysfs::unlinkat(parent.as_fd(), &name)?,
+            Err(Errno(libc::ENOENT)) => {}
+            Err(e) => return Err(e),
+        }
+        match sysfs::mknodat(parent.as_fd(), &name, libc::S_IFREG | 0o644, 0, 0) {
+            Ok(()) | Err(Errno(libc::EEXIST)) => {}
+            Err(e) => return Err(e),
+        }
+        sysfs::openat2(parent.as_fd(), &name, O_PATH | libc::O_NOFOLLOW, 0, RESOLVE)
+    }
+
     /// Opens `p`'s parent directory (created if missing) for *at calls, and
     /// returns it with the final name.
     pub fn parent_of(&self, p: &Path) -> Result<(OwnedFd, PathBuf)> {

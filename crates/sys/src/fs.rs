@@ -308,3 +308,29 @@ pub fn try_lock_exclusive(fd: BorrowedFd<'_>) -> Result<bool> {
         Err(e) => Err(e),
     }
 }
+
+/// `fstatat(dirfd, name, AT_SYMLINK_NOFOLLOW)`: what the name itself is.
+pub fn lstatat(dirfd: BorrowedFd<'_>, name: &Path) -> Result<libc::stat> {
+    let p = path_c(name)?;
+    // SAFETY: stat is plain old data; zero is a valid initial value.
+    let mut st: libc::stat = unsafe { std::mem::zeroed() };
+    // SAFETY: `p` is a valid C string and `st` a valid out-pointer.
+    check_int(unsafe {
+        libc::fstatat(
+            dirfd.as_raw_fd(),
+            p.as_ptr(),
+            &mut st,
+            libc::AT_SYMLINK_NOFOLLOW,
+        )
+    })?;
+    Ok(st)
+}
+
+/// `unlinkat(dirfd, name, 0)`: removes a non-directory entry (a symlink is
+/// removed itself, never followed).
+pub fn unlinkat(dirfd: BorrowedFd<'_>, name: &Path) -> Result<()> {
+    let p = path_c(name)?;
+    // SAFETY: `p` is a valid C string.
+    check_int(unsafe { libc::unlinkat(dirfd.as_raw_fd(), p.as_ptr(), 0) })?;
+    Ok(())
+}

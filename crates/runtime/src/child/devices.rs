@@ -15,6 +15,18 @@ pub fn create_nodes(plan: &Plan, root: &Root) -> Step<()> {
     for d in &plan.devices {
         let show = d.path.display().to_string();
         let (parent, name) = root.parent_of(&d.path).step(|| format!("create {show}"))?;
+        // Whatever the image put at this path (a symlink to a file of its
+        // choosing, a regular file, a wrong device) is replaced, never followed.
+        if let Ok(st) = sysfs::lstatat(parent.as_fd(), &name) {
+            let kind = st.st_mode & libc::S_IFMT;
+            if kind == d.file_type && sysfs::major_minor(st.st_rdev) == (d.major, d.minor) {
+                continue;
+            }
+            if kind == libc::S_IFDIR {
+                return Err(fail(format!("create {show}"), "a directory is in the way"));
+            }
+            sysfs::unlinkat(parent.as_fd(), &name).step(|| format!("replace {show}"))?;
+        }
         match sysfs::mknodat(
             parent.as_fd(),
             &name,
@@ -28,7 +40,6 @@ pub fn create_nodes(plan: &Plan, root: &Root) -> Step<()> {
                     .step(|| format!("open {show}"))?;
                 sysfs::fchown(node.as_fd(), d.uid, d.gid).step(|| format!("chown {show}"))?;
             }
-            Err(Errno(libc::EEXIST)) => {}
             Err(Errno(libc::EPERM)) => bind_host_device(d, root)?,
             Err(e) => return Err(e).step(|| format!("mknod {show}")),
         }
@@ -142,7 +153,7 @@ pub fn setup_console(plan: &Plan) -> Step<OwnedFd> {
     );
     let (master, peer) = open_pty(&root, plan.process.console_size)?;
     let console = root
-        .ensure_file(Path::new("/dev/console"))
+        .replace_with_file(Path::new("/dev/console"))
         .step(|| "create /dev/console".into())?;
     let tree = mount::clone_tree(peer.as_fd(), false).step(|| "bind pty on /dev/console".into())?;
     mount::move_mount_onto(tree.as_fd(), console.as_fd())
