@@ -266,21 +266,23 @@ fn open_namespaces(plan: &Plan) -> Result<Vec<(NsKind, OwnedFd)>> {
 
 /// Writes the new user namespace's uid and gid maps for `pid`.
 fn write_id_maps(plan: &Plan, pid: i32) -> Result<()> {
-    for (file, content) in [
-        ("uid_map", &plan.namespaces.uid_map),
-        ("gid_map", &plan.namespaces.gid_map),
-    ] {
-        let p = PathBuf::from(format!("/proc/{pid}/{file}"));
-        std::fs::write(&p, content.as_bytes()).map_err(|e| {
-            let field = if file == "uid_map" {
-                "linux.uidMappings"
-            } else {
-                "linux.gidMappings"
-            };
-            Error::config(field, format!("writing {}: {e}", p.display()))
-        })?;
+    let write = |file: &str, content: &str| std::fs::write(format!("/proc/{pid}/{file}"), content);
+    let fail = |field: &str, file: &str, e: std::io::Error| {
+        Error::config(field, format!("writing /proc/{pid}/{file}: {e}"))
+    };
+    write("uid_map", &plan.namespaces.uid_map)
+        .map_err(|e| fail("linux.uidMappings", "uid_map", e))?;
+    match write("gid_map", &plan.namespaces.gid_map) {
+        Ok(()) => Ok(()),
+        // Without CAP_SETGID in our own namespace (rootless), the kernel
+        // only takes a gid map once setgroups is denied in the new one.
+        Err(e) if e.kind() == std::io::ErrorKind::PermissionDenied => {
+            write("setgroups", "deny").map_err(|e| fail("linux.gidMappings", "setgroups", e))?;
+            write("gid_map", &plan.namespaces.gid_map)
+                .map_err(|e| fail("linux.gidMappings", "gid_map", e))
+        }
+        Err(e) => Err(fail("linux.gidMappings", "gid_map", e)),
     }
-    Ok(())
 }
 
 /// The pid (in our namespace) of the process a pidfd refers to.

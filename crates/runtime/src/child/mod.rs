@@ -125,15 +125,16 @@ pub fn run(ctx: InitContext<'_>) -> ! {
 /// The checklist. The order matters; each comment says why a step is where it is.
 fn setup_and_exec(ctx: &InitContext<'_>) -> Step<Infallible> {
     let plan = ctx.plan;
-    // Until exec, no other process may open our /proc files (and so reach the
-    // runtime binary through /proc/<pid>/exe) without CAP_SYS_PTRACE.
-    process::set_dumpable(false).step(|| "prctl PR_SET_DUMPABLE".into())?;
     // Device nodes and files get exactly the modes the config asks for.
     process::umask(0);
     ctx.expect(&Msg::Go)?;
     // Namespaces first: everything after happens inside them. This may fork
     // (a new pid namespace after joining others): we continue as the new init.
     namespaces::enter(ctx)?;
+    // Until exec, no other process may open our /proc files (and so reach the
+    // runtime binary through /proc/<pid>/exe) without CAP_SYS_PTRACE. Not
+    // earlier: an unprivileged parent must still write our id maps.
+    process::set_dumpable(false).step(|| "prctl PR_SET_DUMPABLE".into())?;
     // A private procfs handle, mounted nowhere the container can reach, for
     // every write under /proc from now on.
     let proc = procfs::open_trusted()?;

@@ -1,0 +1,93 @@
+//! Rootless: husk-runtime run by an ordinary user (`nobody`), with the
+//! config `spec --rootless` writes: a user namespace mapping that user to
+//! root inside, the maps written by the unprivileged parent.
+#![allow(clippy::unwrap_used)]
+
+mod common;
+use common::{run_cmd, runtime_bin, Out, Test};
+use std::os::unix::fs::PermissionsExt;
+use std::os::unix::process::CommandExt;
+use std::path::Path;
+use std::process::Command;
+use std::time::Duration;
+
+const NOBODY: u32 = 65534;
+
+/// The runtime, run as `nobody`, with a state root that user may write.
+fn as_nobody(t: &Test, args: &[&str]) -> Out {
+    let mut c = Command::new(runtime_bin());
+    c.arg("--root")
+        .arg(&t.root)
+        .args(args)
+        .uid(NOBODY)
+        .gid(NOBODY);
+    run_cmd(c, &t.dir, Duration::from_secs(30))
+}
+
+fn chown_tree(p: &Path) {
+    let out = run_cmd(
+        {
+            let mut c = Command::new("chown");
+            c.arg("-R").arg(format!("{NOBODY}:{NOBODY}")).arg(p);
+            c
+        },
+        p,
+        Duration::from_secs(30),
+    );
+    out.ok();
+}
+
+#[test]
+fn an_ordinary_user_runs_a_container() {
+    let t = Test::new("rootless");
+    std::fs::set_permissions(&t.root, std::fs::Permissions::from_mode(0o777)).unwrap();
+    std::fs::set_permissions(&t.dir, std::fs::Permissions::from_mode(0o755)).unwrap();
+    let mut b = t.bundle();
+    b.save();
+    std::fs::remove_file(b.path.join("config.json")).unwrap();
+    chown_tree(&b.path);
+    as_nobody(&t, &["spec", "--rootless", "--bundle", b.path_str()]).ok();
+    b.config = serde_json::from_slice(&std::fs::read(b.path.join("config.json")).unwrap()).unwrap();
+    b.config["process"]["terminal"] = serde_json::json!(false);
+    b.config["root"]["readonly"] = serde_json::json!(false);
+    b.probe_args(&[
+        "run",
+        "ids",
+        "--",
+        "cat",
+        "/proc/self/uid_map",
+        "--",
+        "hostname",
+    ]);
+    b.save();
+    chown_tree(&b.path);
+    let id = t.id();
+    let out = as_nobody(&t, &["run", "--bundle", b.path_str(), &id]);
+    out.ok();
+    let kv = out.kv();
+    assert_eq!(kv.get("uid").map(String::as_str), Some("0"), "{out}");
+    // Root inside is nobody outside: "0 65534 1".
+    let map: Vec<&str> = out
+        .stdout
+        .lines()
+        .find(|l| l.contains("65534"))
+        .unwrap_or("")
+        .split_whitespace()
+        .collect();
+    assert_eq!(map, ["0", "65534", "1"], "{out}");
+    t.assert_no_leftovers(&id, &b.path);
+
+    // The create/start split works too, and the user can delete what it made.
+    let id = t.id();
+    as_nobody(&t, &["create", "--bundle", b.path_str(), &id]).ok();
+    assert!(as_nobody(&t, &["state", &id]).stdout.contains("created"));
+    as_nobody(&t, &["start", &id]).ok();
+    assert!(common::wait_until(Duration::from_secs(10), || as_nobody(
+        &t,
+        &["state", &id]
+    )
+    .stdout
+    .contains("stopped")));
+    as_nobody(&t, &["delete", &id]).ok();
+    t.assert_no_leftovers(&id, &b.path);
+}
