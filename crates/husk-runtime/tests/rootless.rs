@@ -91,3 +91,44 @@ fn an_ordinary_user_runs_a_container() {
     as_nobody(&t, &["delete", &id]).ok();
     t.assert_no_leftovers(&id, &b.path);
 }
+
+/// Under `unshare -r` (root in a user namespace, no real privileges): the
+/// re-exec falls back to a sealed memfd, the maps nest, and the container runs.
+#[test]
+fn runs_under_unshare_r() {
+    let t = Test::new("unshare-r");
+    let mut b = t.bundle();
+    b.config["linux"]["namespaces"]
+        .as_array_mut()
+        .unwrap()
+        .push(serde_json::json!({"type": "user"}));
+    b.config["linux"]["uidMappings"] =
+        serde_json::json!([{"containerID": 0, "hostID": 0, "size": 1}]);
+    b.config["linux"]["gidMappings"] =
+        serde_json::json!([{"containerID": 0, "hostID": 0, "size": 1}]);
+    // Without privileges over the host's network namespace, sysfs can only
+    // be bound, not mounted fresh.
+    for m in b.config["mounts"].as_array_mut().unwrap() {
+        // Only gid 0 is mapped: devpts may not use the tty group (5).
+        if let Some(opts) = m["options"].as_array_mut() {
+            opts.retain(|o| o != "gid=5");
+        }
+        if m["destination"] == "/sys" {
+            *m = serde_json::json!({"destination": "/sys", "type": "none", "source": "/sys",
+                                    "options": ["rbind", "nosuid", "noexec", "nodev", "ro"]});
+        }
+    }
+    b.probe_args(&["run", "ids", "--", "hostname"]);
+    b.save();
+    let id = t.id();
+    let mut c = Command::new("unshare");
+    c.arg("-r")
+        .arg(runtime_bin())
+        .arg("--root")
+        .arg(&t.root)
+        .args(["run", "--bundle", b.path_str(), &id]);
+    let out = run_cmd(c, &t.dir, Duration::from_secs(30));
+    out.ok();
+    assert_eq!(out.kv().get("uid").map(String::as_str), Some("0"), "{out}");
+    t.assert_no_leftovers(&id, &b.path);
+}

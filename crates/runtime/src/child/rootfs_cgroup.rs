@@ -42,6 +42,21 @@ pub fn mount_cgroupfs(m: &MountPlan, root: &Root) -> Step<()> {
         drop(target);
         return attach("cgroup2", &[], &m.destination);
     }
+    if !in_initial_user_namespace() {
+        // v1 hierarchies cannot be mounted from a user namespace: bind the
+        // host's tree instead (read-only if asked), as runc does rootless.
+        let tree = mount::clone_tree(host.as_fd(), true)
+            .step(|| format!("bind /sys/fs/cgroup on {dest}"))?;
+        let set = m.attr_set
+            & (mount::attr::RDONLY
+                | mount::attr::NOSUID
+                | mount::attr::NODEV
+                | mount::attr::NOEXEC);
+        mount::mount_setattr(tree.as_fd(), true, set, 0, 0, None)
+            .step(|| format!("set options of {dest}"))?;
+        return mount::move_mount_onto(tree.as_fd(), target.as_fd())
+            .step(|| format!("bind /sys/fs/cgroup on {dest}"));
+    }
     // v1 or hybrid: a tmpfs to hold the hierarchies (read-only at the end if asked).
     let tmp = new_fs("tmpfs", "tmpfs", &["mode=755".to_string()], 0)
         .map_err(|(w, e)| fail(format!("mount tmpfs on {dest}"), format!("{w}: {e}")))?;
@@ -81,4 +96,11 @@ pub fn mount_cgroupfs(m: &MountPlan, root: &Root) -> Step<()> {
             .step(|| format!("make {dest} read-only"))?;
     }
     Ok(())
+}
+
+/// True in the host's user namespace (whose uid map is the identity).
+fn in_initial_user_namespace() -> bool {
+    std::fs::read_to_string("/proc/self/uid_map")
+        .map(|m| m.split_whitespace().collect::<Vec<_>>() == ["0", "0", "4294967295"])
+        .unwrap_or(true)
 }
