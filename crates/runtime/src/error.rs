@@ -65,6 +65,9 @@ pub enum Error {
         path: PathBuf,
         reason: String,
     },
+    /// Creating, filling or joining the container's cgroup failed.
+    #[error("{0}")]
+    Cgroup(#[from] husk_cgroups::Error),
     /// A bad command-line value.
     #[error("{0}")]
     Usage(String),

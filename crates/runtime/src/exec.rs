@@ -26,7 +26,7 @@ pub struct ExecRequest {
 
 /// Runs a process in container `id`; returns its exit status (0 if detached).
 pub fn exec(root: &Path, id: &str, req: &ExecRequest) -> Result<i32> {
-    let (process, join_fds) = {
+    let (process, join_fds, cgroup) = {
         // Hold the container's lock only while reading what we need.
         let dir = ContainerDir::open(root, id)?;
         let rec = dir.load()?;
@@ -41,7 +41,11 @@ pub fn exec(root: &Path, id: &str, req: &ExecRequest) -> Result<i32> {
         if rec.status() == Status::Stopped {
             rec.check(Action::Exec)?;
         }
-        (process, join_fds)
+        (
+            process,
+            join_fds,
+            husk_cgroups::Cgroup::from_dirs(rec.cgroup.clone()),
+        )
     };
     let console_sock = match &req.console_socket {
         Some(p) => {
@@ -59,7 +63,7 @@ pub fn exec(root: &Path, id: &str, req: &ExecRequest) -> Result<i32> {
     } else {
         Some(create::block_signals()?)
     };
-    let result = spawn(&process, join_fds, console_sock, req);
+    let result = spawn(&process, join_fds, &cgroup, console_sock, req);
     if let Some(m) = old_mask {
         let _ = signal::restore(&m);
     }
@@ -69,6 +73,7 @@ pub fn exec(root: &Path, id: &str, req: &ExecRequest) -> Result<i32> {
 fn spawn(
     process: &crate::plan::ProcessPlan,
     join_fds: Vec<(NsKind, OwnedFd)>,
+    cgroup: &husk_cgroups::Cgroup,
     console_sock: Option<UnixStream>,
     req: &ExecRequest,
 ) -> Result<i32> {
@@ -89,6 +94,16 @@ fn spawn(
         };
     drop(child_chan);
     drop(join_fds);
+    // Into the container's cgroup before it forks into the container.
+    if let Err(e) = cgroup
+        .add(first)
+        .map_err(Error::Cgroup)
+        .and_then(|()| chan.send(&Msg::Go, &[]))
+    {
+        let _ = process::kill(first, libc::SIGKILL);
+        let _ = process::wait_exit(first);
+        return Err(e);
+    }
     let mut target: Option<(i32, OwnedFd)> = None;
     let mut console = None;
     let outcome = (|| -> Result<()> {

@@ -93,7 +93,8 @@ fn run_inner(req: &CreateRequest, detach: bool, warn: &dyn Fn(&str)) -> Result<i
         return Ok(status);
     }
     c.record.status = Status::Stopped;
-    // Deleting: poststop hooks, then the directory goes with `c.dir`.
+    // Deleting: the cgroup, poststop hooks, then the directory goes with `c.dir`.
+    husk_cgroups::Cgroup::from_dirs(c.record.cgroup.clone()).remove()?;
     if let Err(e) = hooks::run_all(
         "poststop",
         &c.record.poststop,
@@ -134,7 +135,7 @@ fn signal_container(rec: &Record, sig: i32, all: bool) -> Result<()> {
         });
     }
     if all {
-        for pid in processes_in_pid_namespace_of(rec.pid) {
+        for pid in processes_of(rec) {
             if pid != rec.pid {
                 let _ = process::kill(pid, sig);
             }
@@ -153,7 +154,7 @@ pub fn pids(root: &Path, id: &str) -> Result<Vec<i32>> {
     if rec.status() == Status::Stopped {
         return Ok(Vec::new());
     }
-    let mut pids = processes_in_pid_namespace_of(rec.pid);
+    let mut pids = processes_of(&rec);
     pids.sort_unstable();
     Ok(pids)
 }
@@ -161,6 +162,16 @@ pub fn pids(root: &Path, id: &str) -> Result<Vec<i32>> {
 /// Every process of the container: those sharing init's pid namespace or
 /// its mount namespace, where init has one of its own (else just init).
 /// (With cgroups, the container's cgroup will be the authority.)
+fn processes_of(rec: &Record) -> Vec<i32> {
+    if !rec.cgroup.is_empty() {
+        let pids = husk_cgroups::Cgroup::from_dirs(rec.cgroup.clone()).pids();
+        if !pids.is_empty() {
+            return pids;
+        }
+    }
+    processes_in_pid_namespace_of(rec.pid)
+}
+
 fn processes_in_pid_namespace_of(init: i32) -> Vec<i32> {
     let ns = |pid: i32, kind: &str| std::fs::read_link(format!("/proc/{pid}/ns/{kind}")).ok();
     let me = process::getpid();
@@ -203,6 +214,7 @@ pub fn delete(root: &Path, id: &str, force: bool) -> Result<()> {
         _ if force => kill_and_wait(&rec)?,
         _ => rec.check(Action::Delete).map(|_| ())?,
     }
+    husk_cgroups::Cgroup::from_dirs(rec.cgroup.clone()).remove()?;
     if let Err(e) = hooks::run_all("poststop", &rec.poststop, &rec.hook_state(Status::Stopped)) {
         eprintln!("warning: {e}");
     }

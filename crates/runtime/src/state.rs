@@ -88,6 +88,9 @@ pub struct Record {
     pub poststop: Vec<Hook>,
     #[serde(default)]
     pub poststart: Vec<Hook>,
+    /// The container's cgroup directories (removed on delete).
+    #[serde(default)]
+    pub cgroup: Vec<PathBuf>,
 }
 
 impl Record {
@@ -353,6 +356,7 @@ mod tests {
             annotations: BTreeMap::new(),
             poststop: vec![],
             poststart: vec![],
+            cgroup: vec![],
         };
         assert_eq!(rec.status(), Status::Running);
         let reused = Record {

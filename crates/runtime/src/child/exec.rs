@@ -34,6 +34,12 @@ fn send(ctx: &ExecContext<'_>, msg: &Msg, fds: &[std::os::fd::BorrowedFd<'_>]) -
 /// The checklist for a process joining a running container.
 fn setup_and_exec(ctx: &ExecContext<'_>) -> Step<Infallible> {
     let p = ctx.process;
+    // The parent first moves us into the container's cgroup, so that the
+    // process we fork below is born there.
+    match ctx.chan.recv() {
+        Ok(Some((Msg::Go, _))) => {}
+        _ => return Err(fail("talk to parent", "no go-ahead from the parent")),
+    }
     // As for init: nobody may reach the runtime binary through our /proc.
     process::set_dumpable(false).step(|| "prctl PR_SET_DUMPABLE".into())?;
     // User namespace first, so we hold capabilities in the one that owns the rest.

@@ -72,6 +72,10 @@ pub struct Plan {
     pub hooks: Hooks,
     pub no_pivot: bool,
     pub annotations: BTreeMap<String, String>,
+    /// `linux.cgroupsPath`, or `husk/<id>` below the runtime's own cgroup.
+    pub cgroups_path: PathBuf,
+    /// `linux.resources`, translated by husk-cgroups when the cgroup is made.
+    pub resources: Option<oci_spec::runtime::LinuxResources>,
     /// Join a new session keyring named after the container (runc's
     /// default; off with --no-new-keyring).
     pub new_keyring: bool,
@@ -193,6 +197,12 @@ impl Plan {
             hooks,
             no_pivot: opts.no_pivot,
             new_keyring: !opts.no_new_keyring,
+            cgroups_path: linux
+                .cgroups_path()
+                .clone()
+                .filter(|p| !p.as_os_str().is_empty())
+                .unwrap_or_else(|| PathBuf::from(format!("husk/{id}"))),
+            resources: linux.resources().clone(),
             unapplied: unapplied(spec, &linux),
             annotations: spec
                 .annotations()
@@ -215,8 +225,6 @@ fn unapplied(spec: &Spec, linux: &oci_spec::runtime::Linux) -> Vec<&'static str>
         }
     };
     note(linux.seccomp().is_some(), "linux.seccomp");
-    note(linux.resources().is_some(), "linux.resources");
-    note(linux.cgroups_path().is_some(), "linux.cgroupsPath");
     note(linux.mount_label().is_some(), "linux.mountLabel");
     note(linux.intel_rdt().is_some(), "linux.intelRdt");
     note(linux.personality().is_some(), "linux.personality");
@@ -231,6 +239,9 @@ fn unapplied(spec: &Spec, linux: &oci_spec::runtime::Linux) -> Vec<&'static str>
         note(p.scheduler().is_some(), "process.scheduler");
         note(p.io_priority().is_some(), "process.ioPriority");
         note(p.exec_cpu_affinity().is_some(), "process.execCPUAffinity");
+    }
+    if let Some(r) = linux.resources() {
+        w.extend(husk_cgroups::resources::unapplied(r));
     }
     w
 }

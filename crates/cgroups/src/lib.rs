@@ -1,0 +1,41 @@
+//! Control groups for husk (runs in: the runtime's parent process).
+//!
+//! [`host`] reads which hierarchies the host has (v1, v2 or both), [`resources`]
+//! translates `linux.resources` into a list of file writes for each kind of
+//! hierarchy (pure data, unit-tested), and [`cgroup`] creates a container's
+//! cgroups, applies the writes, moves processes in and removes them again.
+#![forbid(unsafe_code)]
+
+pub mod cgroup;
+pub mod host;
+pub mod resources;
+
+pub use cgroup::Cgroup;
+pub use host::Host;
+
+use std::path::PathBuf;
+
+/// What can go wrong with cgroups; every variant names the file or resource.
+#[derive(Debug, thiserror::Error)]
+pub enum Error {
+    /// A cgroup file could not be read or written.
+    #[error("{op} {path}: {source}")]
+    Io {
+        op: &'static str,
+        path: PathBuf,
+        source: std::io::Error,
+    },
+    /// The kernel refused a value.
+    #[error("{path}: the kernel refused {value:?}: {source}")]
+    Rejected {
+        path: PathBuf,
+        value: String,
+        source: std::io::Error,
+    },
+    /// A resource the host cannot honour.
+    #[error("{field}: {reason}")]
+    Unsupported { field: String, reason: String },
+}
+
+/// Result with the cgroups error.
+pub type Result<T> = std::result::Result<T, Error>;

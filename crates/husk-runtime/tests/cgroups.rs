@@ -1,0 +1,123 @@
+//! Resource control on this (v1/hybrid) host: the container's cgroup is
+//! created where `cgroupsPath` says, limits are enforced by the kernel, bad
+//! values are named, and nothing is left behind.
+#![allow(clippy::unwrap_used)]
+
+mod common;
+use common::Test;
+use serde_json::json;
+use std::fs;
+use std::path::PathBuf;
+
+/// The container's directory in a v1 hierarchy (from its init's /proc).
+fn cgroup_dir(pid: u64, controller: &str) -> PathBuf {
+    let own = fs::read_to_string(format!("/proc/{pid}/cgroup")).unwrap();
+    let line = own
+        .lines()
+        .find(|l| {
+            l.split(':')
+                .nth(1)
+                .is_some_and(|c| c.split(',').any(|c| c == controller))
+        })
+        .unwrap();
+    let path = line.splitn(3, ':').nth(2).unwrap().trim_start_matches('/');
+    PathBuf::from(format!("/sys/fs/cgroup/{controller}")).join(path)
+}
+
+#[test]
+fn cgroups_path_is_created_joined_and_removed() {
+    let t = Test::new("cgpath");
+    let mut b = t.bundle();
+    let id = t.id();
+    b.linux()["cgroupsPath"] = json!(format!("/{id}"));
+    b.probe_args(&["sleep", "60"]);
+    b.save();
+    t.rt(&["create", "--bundle", b.path_str(), &id]).ok();
+    let pid = t.state(&id)["pid"].as_u64().unwrap();
+    let dir = cgroup_dir(pid, "pids");
+    assert_eq!(dir, PathBuf::from(format!("/sys/fs/cgroup/pids/{id}")));
+    assert!(fs::read_to_string(dir.join("cgroup.procs"))
+        .unwrap()
+        .contains(&pid.to_string()));
+    t.rt(&["delete", "--force", &id]).ok();
+    assert!(!dir.exists(), "cgroup left behind: {}", dir.display());
+    t.assert_no_leftovers(&id, &b.path);
+}
+
+#[test]
+fn pids_limit_stops_a_fork_loop_and_exec_joins_the_cgroup() {
+    let t = Test::new("cgpids");
+    let mut b = t.bundle();
+    b.linux()["resources"] = json!({"pids": {"limit": 8}});
+    b.probe_args(&["sleep", "60"]);
+    b.save();
+    let id = t.id();
+    t.rt(&["create", "--bundle", b.path_str(), &id]).ok();
+    t.rt(&["start", &id]).ok();
+    // A fork loop run by exec: it is born in the container's cgroup.
+    let out = t.rt(&[
+        "exec",
+        &id,
+        "/bin/sh",
+        "-c",
+        "i=0; while [ $i -lt 30 ]; do /bin/sleep 30 & i=$((i+1)); done",
+    ]);
+    let pid = t.state(&id)["pid"].as_u64().unwrap();
+    let dir = cgroup_dir(pid, "pids");
+    let current: u32 = fs::read_to_string(dir.join("pids.current"))
+        .unwrap()
+        .trim()
+        .parse()
+        .unwrap();
+    assert!(
+        (2..=8).contains(&current),
+        "pids.current {current} (limit 8): {out}"
+    );
+    // The kernel counted the forks it refused.
+    let events = fs::read_to_string(dir.join("pids.events")).unwrap();
+    let refused: u32 = events.split_whitespace().nth(1).unwrap().parse().unwrap();
+    assert!(refused > 0, "no fork was refused: {events}");
+    t.rt(&["kill", "--all", &id, "KILL"]).ok();
+    t.wait_status(&id, "stopped");
+    t.rt(&["delete", &id]).ok();
+    assert!(!dir.exists());
+    t.assert_no_leftovers(&id, &b.path);
+}
+
+#[test]
+fn memory_limit_oom_kills_with_137() {
+    let t = Test::new("cgmem");
+    let mut b = t.bundle();
+    let limit = 32 * 1024 * 1024;
+    b.linux()["resources"] = json!({"memory": {"limit": limit, "swap": limit}});
+    // dd allocates (and touches) one 128 MiB buffer: far over the limit.
+    b.args(&[
+        "/bin/dd",
+        "if=/dev/zero",
+        "of=/dev/null",
+        "bs=128M",
+        "count=1",
+    ]);
+    let out = t.run(&b);
+    assert_eq!(out.code, Some(137), "{out}");
+}
+
+#[test]
+fn a_value_the_kernel_refuses_names_the_file() {
+    let t = Test::new("cgbad");
+    let mut b = t.bundle();
+    b.linux()["resources"] = json!({"cpu": {"cpus": "4096-4100"}});
+    b.save();
+    let id = t.id();
+    let out = t.rt(&["create", "--bundle", b.path_str(), &id]);
+    out.failed().stderr_mentions(&["cpuset.cpus", "4096-4100"]);
+    t.assert_no_leftovers(&id, &b.path);
+    let mut b = t.bundle();
+    b.linux()["resources"] = json!({"memory": {"swappiness": 200}});
+    b.save();
+    let id = t.id();
+    t.rt(&["create", "--bundle", b.path_str(), &id])
+        .failed()
+        .stderr_mentions(&["swappiness"]);
+    t.assert_no_leftovers(&id, &b.path);
+}
