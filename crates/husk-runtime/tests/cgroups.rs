@@ -121,3 +121,22 @@ fn a_value_the_kernel_refuses_names_the_file() {
         .stderr_mentions(&["swappiness"]);
     t.assert_no_leftovers(&id, &b.path);
 }
+
+/// With a cgroup namespace, the container sees its own cgroup as the root.
+#[test]
+fn cgroup_namespace_is_rooted_at_the_containers_cgroup() {
+    let t = Test::new("cgns");
+    let mut b = t.bundle();
+    b.add_namespace("cgroup", None);
+    b.probe_args(&["cat", "/proc/self/cgroup"]);
+    let out = t.run(&b);
+    out.ok();
+    let lines: Vec<&str> = out.stdout.lines().filter(|l| l.contains(':')).collect();
+    assert!(!lines.is_empty(), "{out}");
+    for l in lines {
+        assert!(
+            l.ends_with(":/"),
+            "not rooted at the container's cgroup: {l:?} in {out}"
+        );
+    }
+}

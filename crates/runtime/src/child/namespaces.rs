@@ -53,6 +53,13 @@ pub fn enter(ctx: &InitContext<'_>) -> Step<()> {
             }
         }
     }
+    if plan.namespaces.has_own(NsKind::Cgroup)
+        && matches!(plan.namespaces.strategy, Strategy::Clone { .. })
+    {
+        // The parent has moved us into the container's cgroup by now: the
+        // new cgroup namespace is rooted there.
+        ns::unshare(ns::CLONE_NEWCGROUP).step(|| "unshare cgroup namespace".into())?;
+    }
     if plan.namespaces.has_own(NsKind::Time) {
         ns::unshare(ns::CLONE_NEWTIME).step(|| "unshare time namespace".into())?;
     }

@@ -64,8 +64,10 @@ impl NsKind {
 /// How the child reaches its namespaces.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Strategy {
-    /// Nothing is joined: clone3 creates every new namespace (but time) at
-    /// once with these flags. One process, no extra fork: the fast path.
+    /// Nothing is joined: clone3 creates every new namespace at once with
+    /// these flags (but time, whose offsets come first, and cgroup, which
+    /// must be rooted at the container's cgroup, joined after the fork).
+    /// One process, no extra fork: the fast path.
     Clone { flags: u64 },
     /// Some namespace is joined by path. The child joins first (user
     /// namespace first), then unshares the new ones; if its pid namespace
@@ -139,7 +141,7 @@ impl NamespacePlan {
         let strategy = if join.is_empty() {
             let flags = new
                 .iter()
-                .filter(|k| **k != NsKind::Time)
+                .filter(|k| !matches!(k, NsKind::Time | NsKind::Cgroup))
                 .fold(0u64, |f, k| f | u64::from(k.flag().cast_unsigned()));
             Strategy::Clone { flags }
         } else {
