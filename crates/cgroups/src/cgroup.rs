@@ -202,6 +202,61 @@ impl Cgroup {
             .collect()
     }
 
+    /// Freezes (or thaws) every process of the container: the v1 freezer's
+    /// `freezer.state`, or v2's `cgroup.freeze`; waits (bounded) until the
+    /// kernel reports the new state.
+    pub fn set_frozen(&self, frozen: bool) -> Result<()> {
+        let v1 = self
+            .dirs
+            .iter()
+            .map(|(_, d)| d.join("freezer.state"))
+            .find(|p| p.exists());
+        let (file, want, check) = match v1 {
+            Some(f) => {
+                let want = if frozen { "FROZEN" } else { "THAWED" };
+                (f.clone(), want.to_string(), f)
+            }
+            None => {
+                let dir = self
+                    .dirs
+                    .iter()
+                    .map(|(_, d)| d)
+                    .find(|d| d.join("cgroup.freeze").exists())
+                    .ok_or_else(|| Error::Unsupported {
+                        field: "pause".into(),
+                        reason: "no freezer: neither a v1 freezer hierarchy nor cgroup.freeze"
+                            .into(),
+                    })?;
+                let want = if frozen { "1" } else { "0" };
+                (
+                    dir.join("cgroup.freeze"),
+                    want.to_string(),
+                    dir.join("cgroup.events"),
+                )
+            }
+        };
+        let deadline = Instant::now() + Duration::from_secs(10);
+        loop {
+            write_value(&file, &want)?;
+            let now = std::fs::read_to_string(&check).unwrap_or_default();
+            let done = if check.ends_with("cgroup.events") {
+                now.lines().any(|l| l == format!("frozen {want}"))
+            } else {
+                now.trim() == want
+            };
+            if done {
+                return Ok(());
+            }
+            if Instant::now() > deadline {
+                return Err(Error::Unsupported {
+                    field: "pause".into(),
+                    reason: format!("{} did not become {want}", check.display()),
+                });
+            }
+            std::thread::sleep(Duration::from_millis(1));
+        }
+    }
+
     /// Removes the directories; a cgroup whose last process is still exiting
     /// is retried for a short, bounded time.
     pub fn remove(&self) -> Result<()> {

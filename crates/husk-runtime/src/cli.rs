@@ -37,6 +37,12 @@ pub enum Command {
     State {
         id: String,
     },
+    Pause {
+        id: String,
+    },
+    Resume {
+        id: String,
+    },
     Kill {
         all: bool,
         id: String,
@@ -129,6 +135,7 @@ commands:
       --user UID[:GID]  --additional-gids GID  --cap CAP  --no-new-privs
       --detach  --pid-file FILE  --preserve-fds N  --ignore-paused
   ps [--format table|json] ID [PS ARGS]   the container's processes
+  pause ID / resume ID                    freeze / thaw every process (cgroup freezer)
   features                                the OCI features document
 ";
 
@@ -295,6 +302,15 @@ fn parse_command(cmd: &str, a: &mut Args) -> ArgResult<Command> {
                 _ => Ok(false),
             })?;
             Command::Run(RunArgs { create, detach })
+        }
+        "pause" | "resume" => {
+            no_flags(cmd, a)?;
+            let id = a.id(cmd)?;
+            if cmd == "pause" {
+                Command::Pause { id }
+            } else {
+                Command::Resume { id }
+            }
         }
         "start" | "state" => {
             no_flags(cmd, a)?;

@@ -98,6 +98,8 @@ fn dispatch(cli: &Cli, logger: &log::Logger) -> Result<i32, Error> {
             }
             Ok(0)
         }
+        Command::Pause { id } => ops::set_paused(root, id, true).map(|()| 0),
+        Command::Resume { id } => ops::set_paused(root, id, false).map(|()| 0),
         Command::Help => {
             print!("{}", cli::USAGE);
             Ok(0)

@@ -140,3 +140,48 @@ fn cgroup_namespace_is_rooted_at_the_containers_cgroup() {
         );
     }
 }
+
+/// `pause` freezes every process of the container (its counter stops),
+/// `state` says paused, `resume` lets it go on, and a paused container can
+/// still be deleted with --force.
+#[test]
+fn pause_stops_the_container_and_resume_continues_it() {
+    let t = Test::new("cgpause");
+    let mut b = t.bundle();
+    b.writable();
+    b.args(&[
+        "/bin/sh",
+        "-c",
+        "i=0; while true; do i=$((i+1)); echo $i > /count; done",
+    ]);
+    b.save();
+    let id = t.id();
+    t.rt(&["create", "--bundle", b.path_str(), &id]).ok();
+    t.rt(&["start", &id]).ok();
+    let count = || {
+        fs::read_to_string(b.rootfs().join("count"))
+            .unwrap_or_default()
+            .trim()
+            .parse::<u64>()
+            .unwrap_or(0)
+    };
+    assert!(common::wait_until(
+        std::time::Duration::from_secs(10),
+        || count() > 0
+    ));
+    t.rt(&["pause", &id]).ok();
+    assert_eq!(t.status(&id), "paused");
+    let frozen_at = count();
+    std::thread::sleep(std::time::Duration::from_millis(300));
+    assert_eq!(count(), frozen_at, "the counter advanced while paused");
+    t.rt(&["pause", &id]).failed().stderr_mentions(&["paused"]);
+    t.rt(&["resume", &id]).ok();
+    assert_eq!(t.status(&id), "running");
+    assert!(common::wait_until(
+        std::time::Duration::from_secs(10),
+        || count() > frozen_at
+    ));
+    t.rt(&["pause", &id]).ok();
+    t.rt(&["delete", "--force", &id]).ok();
+    t.assert_no_leftovers(&id, &b.path);
+}

@@ -106,6 +106,30 @@ fn run_inner(req: &CreateRequest, detach: bool, warn: &dyn Fn(&str)) -> Result<i
     Ok(status)
 }
 
+/// `pause` (or, with `frozen` false, `resume`): freezes every process of
+/// the container through its cgroup.
+pub fn set_paused(root: &Path, id: &str, frozen: bool) -> Result<()> {
+    let dir = ContainerDir::open(root, id)?;
+    let mut rec = dir.load()?;
+    rec.check(if frozen {
+        Action::Pause
+    } else {
+        Action::Resume
+    })?;
+    if rec.cgroup.is_empty() {
+        return Err(Error::Usage(format!(
+            "{id}: the container has no cgroup to freeze"
+        )));
+    }
+    husk_cgroups::Cgroup::from_dirs(rec.cgroup.clone()).set_frozen(frozen)?;
+    rec.status = if frozen {
+        Status::Paused
+    } else {
+        Status::Running
+    };
+    dir.save(&rec)
+}
+
 /// `state`: the OCI state document.
 pub fn state(root: &Path, id: &str) -> Result<serde_json::Value> {
     let dir = ContainerDir::open(root, id)?;
@@ -223,6 +247,10 @@ pub fn delete(root: &Path, id: &str, force: bool) -> Result<()> {
 }
 
 fn kill_and_wait(rec: &Record) -> Result<()> {
+    // Frozen processes cannot act on SIGKILL: thaw them first.
+    if rec.status() == Status::Paused {
+        let _ = husk_cgroups::Cgroup::from_dirs(rec.cgroup.clone()).set_frozen(false);
+    }
     let Ok(pidfd) = process::pidfd_open(rec.pid) else {
         return Ok(());
     };

@@ -42,6 +42,8 @@ pub enum Action {
     Kill,
     Delete,
     Exec,
+    Pause,
+    Resume,
 }
 
 impl Action {
@@ -51,6 +53,8 @@ impl Action {
             Action::Kill => "kill",
             Action::Delete => "delete",
             Action::Exec => "exec",
+            Action::Pause => "pause",
+            Action::Resume => "resume",
         }
     }
 
@@ -62,6 +66,8 @@ impl Action {
             Action::Kill => matches!(status, S::Created | S::Running | S::Paused),
             Action::Delete => status == S::Stopped,
             Action::Exec => matches!(status, S::Created | S::Running),
+            Action::Pause => status == S::Running,
+            Action::Resume => status == S::Paused,
         }
     }
 }
