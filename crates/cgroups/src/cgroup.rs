@@ -47,9 +47,38 @@ impl Cgroup {
 
     /// A cgroup from directories recorded earlier.
     pub fn from_dirs(dirs: Vec<PathBuf>) -> Cgroup {
+        Cgroup::from_dirs_on(&Host::detect(), dirs)
+    }
+
+    /// A cgroup from recorded directories, each matched to its hierarchy.
+    pub fn from_dirs_on(host: &Host, dirs: Vec<PathBuf>) -> Cgroup {
+        let dirs = dirs
+            .into_iter()
+            .map(|d| {
+                let ctrls = host
+                    .v1
+                    .iter()
+                    .find(|h| d.starts_with(&h.mountpoint))
+                    .map(|h| h.controllers.clone());
+                (ctrls, d)
+            })
+            .collect();
         Cgroup {
-            dirs: dirs.into_iter().map(|d| (None, d)).collect(),
-            unified_host: false,
+            dirs,
+            unified_host: host.is_unified(),
+        }
+    }
+
+    /// `update`: applies new resource values to a live cgroup.
+    pub fn update(&self, r: &LinuxResources) -> Result<()> {
+        if self.unified_host {
+            let writes = resources::v2_writes(r)?;
+            self.enable_v2_controllers(&writes)?;
+            writes.iter().try_for_each(|w| self.write_unified(w))
+        } else {
+            resources::v1_writes(r)?
+                .iter()
+                .try_for_each(|w| self.write_v1(w))
         }
     }
 

@@ -40,6 +40,11 @@ pub enum Command {
     Pause {
         id: String,
     },
+    Update {
+        id: String,
+        /// The resources object to apply (from -r and the flags).
+        resources: serde_json::Value,
+    },
     Resume {
         id: String,
     },
@@ -136,6 +141,9 @@ commands:
       --detach  --pid-file FILE  --preserve-fds N  --ignore-paused
   ps [--format table|json] ID [PS ARGS]   the container's processes
   pause ID / resume ID                    freeze / thaw every process (cgroup freezer)
+  update [-r FILE|-] [--memory SIZE] [--memory-swap SIZE] [--memory-reservation SIZE]
+         [--cpu-shares N] [--cpu-quota N] [--cpu-period N] [--cpu-rt-period N]
+         [--cpu-rt-runtime N] [--cpuset-cpus LIST] [--cpuset-mems LIST] [--pids-limit N] ID
   features                                the OCI features document
 ";
 
@@ -303,6 +311,7 @@ fn parse_command(cmd: &str, a: &mut Args) -> ArgResult<Command> {
             })?;
             Command::Run(RunArgs { create, detach })
         }
+        "update" => return update_args(a),
         "pause" | "resume" => {
             no_flags(cmd, a)?;
             let id = a.id(cmd)?;
@@ -482,6 +491,90 @@ fn exec_args(a: &mut Args) -> ArgResult<ExecArgs> {
     }
     e.request.options = opts;
     Ok(e)
+}
+
+/// `update`'s flags, as runc's: a resources file (`-` for stdin) and/or
+/// single values, which override the file's.
+fn update_args(a: &mut Args) -> ArgResult<Command> {
+    let mut res = serde_json::json!({});
+    let mut set = |section: &str, key: &str, v: serde_json::Value| {
+        res[section][key] = v;
+    };
+    let mut file: Option<String> = None;
+    while let Some(f) = a.flag() {
+        let name = f.name.clone();
+        if name == "r" || name == "resources" {
+            file = Some(a.value(&f)?);
+            continue;
+        }
+        let v = a.value(&f)?;
+        let int = |v: &str| {
+            v.parse::<i64>()
+                .map_err(|_| format!("update --{name}: {v:?} is not a number"))
+        };
+        match name.as_str() {
+            "memory" => set("memory", "limit", size(&v, &name)?.into()),
+            "memory-swap" => set("memory", "swap", size(&v, &name)?.into()),
+            "memory-reservation" => set("memory", "reservation", size(&v, &name)?.into()),
+            "cpu-shares" => set("cpu", "shares", int(&v)?.into()),
+            "cpu-quota" => set("cpu", "quota", int(&v)?.into()),
+            "cpu-period" => set("cpu", "period", int(&v)?.into()),
+            "cpu-rt-period" => set("cpu", "realtimePeriod", int(&v)?.into()),
+            "cpu-rt-runtime" => set("cpu", "realtimeRuntime", int(&v)?.into()),
+            "cpuset-cpus" => set("cpu", "cpus", v.into()),
+            "cpuset-mems" => set("cpu", "mems", v.into()),
+            "pids-limit" => set("pids", "limit", int(&v)?.into()),
+            other => return Err(unknown("update", other)),
+        }
+    }
+    let id = a.id("update")?;
+    a.end("update")?;
+    let mut resources = match file {
+        None => serde_json::json!({}),
+        Some(path) => {
+            let text = if path == "-" {
+                let mut s = String::new();
+                std::io::Read::read_to_string(&mut std::io::stdin(), &mut s)
+                    .map_err(|e| format!("update -r -: {e}"))?;
+                s
+            } else {
+                std::fs::read_to_string(&path).map_err(|e| format!("update -r {path}: {e}"))?
+            };
+            serde_json::from_str(&text).map_err(|e| format!("update -r {path}: {e}"))?
+        }
+    };
+    if let (Some(base), Some(flags)) = (resources.as_object_mut(), res.as_object()) {
+        for (section, values) in flags {
+            let entry = base
+                .entry(section.clone())
+                .or_insert_with(|| serde_json::json!({}));
+            for (k, v) in values.as_object().into_iter().flatten() {
+                entry[k] = v.clone();
+            }
+        }
+    }
+    Ok(Command::Update { id, resources })
+}
+
+/// A size like runc's: bytes, or with a k/m/g/t suffix (powers of 1024); -1 for none.
+fn size(v: &str, flag: &str) -> ArgResult<i64> {
+    let lower = v.trim().to_ascii_lowercase();
+    let digits = lower.trim_end_matches('b');
+    let (num, mult) = match digits.chars().last() {
+        Some('k') => (&digits[..digits.len() - 1], 1i64 << 10),
+        Some('m') => (&digits[..digits.len() - 1], 1 << 20),
+        Some('g') => (&digits[..digits.len() - 1], 1 << 30),
+        Some('t') => (&digits[..digits.len() - 1], 1 << 40),
+        _ => (digits, 1),
+    };
+    let n: i64 = num
+        .parse()
+        .map_err(|_| format!("update --{flag}: {v:?} is not a size"))?;
+    if n < 0 {
+        return Ok(-1);
+    }
+    n.checked_mul(mult)
+        .ok_or_else(|| format!("update --{flag}: {v:?} is too large"))
 }
 
 /// A signal by name (with or without SIG) or number.

@@ -99,6 +99,11 @@ fn dispatch(cli: &Cli, logger: &log::Logger) -> Result<i32, Error> {
             Ok(0)
         }
         Command::Pause { id } => ops::set_paused(root, id, true).map(|()| 0),
+        Command::Update { id, resources } => {
+            let r: oci_spec::runtime::LinuxResources = serde_json::from_value(resources.clone())
+                .map_err(|e| Error::config("update resources", e.to_string()))?;
+            ops::update(root, id, &r).map(|()| 0)
+        }
         Command::Resume { id } => ops::set_paused(root, id, false).map(|()| 0),
         Command::Help => {
             print!("{}", cli::USAGE);

@@ -185,3 +185,41 @@ fn pause_stops_the_container_and_resume_continues_it() {
     t.rt(&["delete", "--force", &id]).ok();
     t.assert_no_leftovers(&id, &b.path);
 }
+
+/// `update` changes live limits with runc's flags and with `-r FILE`, and a
+/// value the kernel refuses names its file.
+#[test]
+fn update_changes_live_limits() {
+    let t = Test::new("cgupdate");
+    let mut b = t.bundle();
+    b.linux()["resources"] = json!({"pids": {"limit": 8}, "memory": {"limit": 268_435_456}});
+    b.probe_args(&["sleep", "60"]);
+    b.save();
+    let id = t.id();
+    t.rt(&["create", "--bundle", b.path_str(), &id]).ok();
+    t.rt(&["start", &id]).ok();
+    let pid = t.state(&id)["pid"].as_u64().unwrap();
+    let read = |ctrl: &str, file: &str| {
+        fs::read_to_string(cgroup_dir(pid, ctrl).join(file))
+            .unwrap()
+            .trim()
+            .to_string()
+    };
+    assert_eq!(read("pids", "pids.max"), "8");
+    t.rt(&["update", "--pids-limit", "20", "--memory", "128m", &id])
+        .ok();
+    assert_eq!(read("pids", "pids.max"), "20");
+    assert_eq!(read("memory", "memory.limit_in_bytes"), "134217728");
+    let file = t.dir.join("resources.json");
+    fs::write(&file, r#"{"cpu": {"shares": 512}}"#).unwrap();
+    t.rt(&["update", "-r", file.to_str().unwrap(), &id]).ok();
+    assert_eq!(read("cpu", "cpu.shares"), "512");
+    t.rt(&["update", "--cpuset-cpus", "4096", &id])
+        .failed()
+        .stderr_mentions(&["cpuset.cpus"]);
+    t.rt(&["update", "--memory", "lots", &id])
+        .failed()
+        .stderr_mentions(&["--memory"]);
+    t.rt(&["delete", "--force", &id]).ok();
+    t.assert_no_leftovers(&id, &b.path);
+}

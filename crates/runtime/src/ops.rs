@@ -130,6 +130,26 @@ pub fn set_paused(root: &Path, id: &str, frozen: bool) -> Result<()> {
     dir.save(&rec)
 }
 
+/// `update`: new resource limits for a live container.
+pub fn update(root: &Path, id: &str, resources: &oci_spec::runtime::LinuxResources) -> Result<()> {
+    let dir = ContainerDir::open(root, id)?;
+    let rec = dir.load()?;
+    if rec.status() == Status::Stopped {
+        return Err(Error::BadState {
+            id: id.to_string(),
+            status: "stopped".into(),
+            action: "update",
+        });
+    }
+    if rec.cgroup.is_empty() {
+        return Err(Error::Usage(format!(
+            "{id}: the container has no cgroup to update"
+        )));
+    }
+    husk_cgroups::Cgroup::from_dirs(rec.cgroup.clone()).update(resources)?;
+    Ok(())
+}
+
 /// `state`: the OCI state document.
 pub fn state(root: &Path, id: &str) -> Result<serde_json::Value> {
     let dir = ContainerDir::open(root, id)?;
