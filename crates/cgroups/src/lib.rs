@@ -9,6 +9,7 @@
 pub mod cgroup;
 pub mod host;
 pub mod resources;
+pub mod stats;
 
 pub use cgroup::Cgroup;
 pub use host::Host;

@@ -40,6 +40,11 @@ pub enum Command {
     Pause {
         id: String,
     },
+    Events {
+        id: String,
+        stats: bool,
+        interval: std::time::Duration,
+    },
     Update {
         id: String,
         /// The resources object to apply (from -r and the flags).
@@ -141,6 +146,7 @@ commands:
       --detach  --pid-file FILE  --preserve-fds N  --ignore-paused
   ps [--format table|json] ID [PS ARGS]   the container's processes
   pause ID / resume ID                    freeze / thaw every process (cgroup freezer)
+  events [--stats] [--interval 5s] ID     runc's JSON events: stats, and oom as it happens
   update [-r FILE|-] [--memory SIZE] [--memory-swap SIZE] [--memory-reservation SIZE]
          [--cpu-shares N] [--cpu-quota N] [--cpu-period N] [--cpu-rt-period N]
          [--cpu-rt-runtime N] [--cpuset-cpus LIST] [--cpuset-mems LIST] [--pids-limit N] ID
@@ -312,6 +318,21 @@ fn parse_command(cmd: &str, a: &mut Args) -> ArgResult<Command> {
             Command::Run(RunArgs { create, detach })
         }
         "update" => return update_args(a),
+        "events" => {
+            let (mut stats, mut interval) = (false, std::time::Duration::from_secs(5));
+            while let Some(f) = a.flag() {
+                match f.name.as_str() {
+                    "stats" => stats = Args::boolean(&f)?,
+                    "interval" => interval = duration(&a.value(&f)?)?,
+                    other => return Err(unknown(cmd, other)),
+                }
+            }
+            Command::Events {
+                id: a.id(cmd)?,
+                stats,
+                interval,
+            }
+        }
         "pause" | "resume" => {
             no_flags(cmd, a)?;
             let id = a.id(cmd)?;
@@ -554,6 +575,28 @@ fn update_args(a: &mut Args) -> ArgResult<Command> {
         }
     }
     Ok(Command::Update { id, resources })
+}
+
+/// A duration like Go's: `5s`, `100ms`, `1m`, `1h`.
+fn duration(v: &str) -> ArgResult<std::time::Duration> {
+    let split = v
+        .find(|c: char| !c.is_ascii_digit() && c != '.')
+        .unwrap_or(v.len());
+    let (n, unit) = v.split_at(split);
+    let n: f64 = n
+        .parse()
+        .map_err(|_| format!("--interval: {v:?} is not a duration"))?;
+    let secs = match unit {
+        "ms" => n / 1000.0,
+        "s" | "" => n,
+        "m" => n * 60.0,
+        "h" => n * 3600.0,
+        _ => return Err(format!("--interval: {v:?} is not a duration")),
+    };
+    if !(0.001..=86_400.0).contains(&secs) {
+        return Err(format!("--interval: {v:?} is out of range"));
+    }
+    Ok(std::time::Duration::from_secs_f64(secs))
 }
 
 /// A size like runc's: bytes, or with a k/m/g/t suffix (powers of 1024); -1 for none.

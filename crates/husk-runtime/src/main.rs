@@ -99,6 +99,19 @@ fn dispatch(cli: &Cli, logger: &log::Logger) -> Result<i32, Error> {
             Ok(0)
         }
         Command::Pause { id } => ops::set_paused(root, id, true).map(|()| 0),
+        Command::Events {
+            id,
+            stats,
+            interval,
+        } => {
+            use std::io::Write;
+            let mut out = std::io::stdout();
+            ops::events(root, id, *stats, *interval, &mut |ev| {
+                let _ = writeln!(out, "{ev}");
+                let _ = out.flush();
+            })
+            .map(|()| 0)
+        }
         Command::Update { id, resources } => {
             let r: oci_spec::runtime::LinuxResources = serde_json::from_value(resources.clone())
                 .map_err(|e| Error::config("update resources", e.to_string()))?;

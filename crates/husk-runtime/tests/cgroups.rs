@@ -223,3 +223,85 @@ fn update_changes_live_limits() {
     t.rt(&["delete", "--force", &id]).ok();
     t.assert_no_leftovers(&id, &b.path);
 }
+
+/// `events --stats`: runc's JSON, with a cpu quota showing up as throttling.
+#[test]
+fn events_stats_show_cpu_throttling_memory_and_pids() {
+    let t = Test::new("cgstats");
+    let mut b = t.bundle();
+    b.linux()["resources"] =
+        json!({"cpu": {"quota": 10000, "period": 100000}, "pids": {"limit": 50}});
+    b.args(&["/bin/sh", "-c", "while true; do :; done"]);
+    b.save();
+    let id = t.id();
+    t.rt(&["create", "--bundle", b.path_str(), &id]).ok();
+    t.rt(&["start", &id]).ok();
+    let throttled = common::wait_until(std::time::Duration::from_secs(10), || {
+        let out = t.rt(&["events", "--stats", &id]);
+        let ev: serde_json::Value = serde_json::from_str(out.stdout.trim()).unwrap_or_default();
+        ev["data"]["cpu"]["throttling"]["throttledPeriods"]
+            .as_u64()
+            .unwrap_or(0)
+            > 0
+    });
+    assert!(throttled, "a 10% quota never throttled the busy loop");
+    let out = t.rt(&["events", "--stats", &id]);
+    let ev: serde_json::Value = serde_json::from_str(out.stdout.trim()).unwrap();
+    assert_eq!(ev["type"], "stats");
+    assert_eq!(ev["id"], id.as_str());
+    assert!(
+        ev["data"]["cpu"]["usage"]["total"].as_u64().unwrap() > 0,
+        "{ev}"
+    );
+    assert!(
+        ev["data"]["memory"]["usage"]["usage"].as_u64().unwrap() > 0,
+        "{ev}"
+    );
+    assert_eq!(ev["data"]["pids"]["limit"], 50, "{ev}");
+    t.rt(&["delete", "--force", &id]).ok();
+    t.assert_no_leftovers(&id, &b.path);
+}
+
+/// `events` reports an OOM kill as it happens, while the container lives on.
+#[test]
+fn events_report_an_oom_kill() {
+    let t = Test::new("cgoom");
+    let mut b = t.bundle();
+    let limit = 32 * 1024 * 1024;
+    b.linux()["resources"] = json!({"memory": {"limit": limit, "swap": limit}});
+    b.args(&[
+        "/bin/sh",
+        "-c",
+        "sleep 1; /bin/dd if=/dev/zero of=/dev/null bs=128M count=1; sleep 60",
+    ]);
+    b.save();
+    let id = t.id();
+    t.rt(&["create", "--bundle", b.path_str(), &id]).ok();
+    let mut events = t
+        .rt_cmd(&["events", "--interval", "100ms", &id])
+        .stdout(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    t.rt(&["start", &id]).ok();
+    let stdout = events.stdout.take().unwrap();
+    let (tx, rx) = std::sync::mpsc::channel();
+    std::thread::spawn(move || {
+        use std::io::BufRead;
+        for line in std::io::BufReader::new(stdout)
+            .lines()
+            .map_while(Result::ok)
+        {
+            if line.contains(r#""type":"oom""#) {
+                let _ = tx.send(line);
+                return;
+            }
+        }
+    });
+    let got = rx.recv_timeout(std::time::Duration::from_secs(20));
+    let _ = events.kill();
+    let _ = events.wait();
+    assert!(got.is_ok(), "no oom event");
+    assert_eq!(t.status(&id), "running");
+    t.rt(&["delete", "--force", &id]).ok();
+    t.assert_no_leftovers(&id, &b.path);
+}

@@ -150,6 +150,50 @@ pub fn update(root: &Path, id: &str, resources: &oci_spec::runtime::LinuxResourc
     Ok(())
 }
 
+/// `events`: runc's event stream. With `stats_only`, one stats event;
+/// otherwise a stats event every `interval` and an `oom` event whenever the
+/// kernel's OOM killer acts, until the container stops.
+pub fn events(
+    root: &Path,
+    id: &str,
+    stats_only: bool,
+    interval: Duration,
+    emit: &mut dyn FnMut(serde_json::Value),
+) -> Result<()> {
+    let rec = ContainerDir::open(root, id)?.load()?;
+    if rec.status() == Status::Stopped {
+        return Err(Error::BadState {
+            id: id.to_string(),
+            status: "stopped".into(),
+            action: "report events",
+        });
+    }
+    let cg = husk_cgroups::Cgroup::from_dirs(rec.cgroup.clone());
+    let stats = |cg: &husk_cgroups::Cgroup| serde_json::json!({"type": "stats", "id": id, "data": cg.stats()});
+    if stats_only {
+        emit(stats(&cg));
+        return Ok(());
+    }
+    let tick = interval
+        .min(Duration::from_millis(100))
+        .max(Duration::from_millis(10));
+    let mut ooms = cg.oom_kills();
+    let mut next_stats = Instant::now();
+    while rec.status() != Status::Stopped {
+        let now_ooms = cg.oom_kills();
+        if now_ooms > ooms {
+            emit(serde_json::json!({"type": "oom", "id": id}));
+            ooms = now_ooms;
+        }
+        if Instant::now() >= next_stats {
+            emit(stats(&cg));
+            next_stats = Instant::now() + interval;
+        }
+        std::thread::sleep(tick);
+    }
+    Ok(())
+}
+
 /// `state`: the OCI state document.
 pub fn state(root: &Path, id: &str) -> Result<serde_json::Value> {
     let dir = ContainerDir::open(root, id)?;
