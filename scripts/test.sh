@@ -18,6 +18,24 @@ if [ ${#missing[@]} -gt 0 ]; then
     DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "${missing[@]}"
 fi
 
+# The cgroup v2 test boots Debian's kernel under qemu (tests/cgroup_v2_vm.rs).
+# Debian's qemu-system-x86 must come with the qemu-utils of its own version
+# (a newer one from backports may be installed): install them together.
+if ! command -v qemu-system-x86_64 >/dev/null || ! command -v cpio >/dev/null; then
+    apt-get update -qq
+    qv=$(apt-cache policy qemu-system-x86 | awk '/Candidate:/ {print $2}')
+    DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --allow-downgrades \
+        qemu-system-x86 "qemu-utils=$qv" cpio
+fi
+vm=target/vm
+if ! ls "$vm"/k/boot/vmlinuz-* >/dev/null 2>&1; then
+    mkdir -p "$vm"
+    kpkg=$(apt-cache depends linux-image-amd64 | awk '/Depends: linux-image-[0-9]/ {print $2; exit}')
+    (cd "$vm" && apt-get download -qq "$kpkg" 2>/dev/null && dpkg -x ./"$kpkg"_*.deb k)
+fi
+HUSK_VM_KERNEL=$(ls "$PWD/$vm"/k/boot/vmlinuz-* | head -1)
+export HUSK_VM_KERNEL
+
 cargo fmt --all --check
 cargo clippy --workspace --all-targets -- -D warnings
 cargo build --workspace --bins

@@ -110,13 +110,6 @@ impl Cgroup {
         }
         let Some(r) = resources else { return Ok(()) };
         if self.unified_host {
-            if resources::v2_device_rules(r) {
-                // An eBPF device program is not built yet: say so rather than ignore it.
-                return Err(Error::Unsupported {
-                    field: "linux.resources.devices".into(),
-                    reason: "device rules on cgroup v2 need an eBPF program, which this version cannot build yet".into(),
-                });
-            }
             let writes = resources::v2_writes(r)?;
             self.enable_v2_controllers(&writes)?;
             for wr in &writes {
