@@ -5,6 +5,8 @@ use serde_json::{json, Value};
 
 /// Builds the features document.
 pub fn features() -> Value {
+    let host = husk_cgroups::Host::detect();
+    let (v1, v2) = (!host.v1.is_empty(), host.unified.is_some());
     let caps: Vec<String> = (0..=crate::plan::caps::last_cap())
         .filter_map(crate::plan::caps::name)
         .collect();
@@ -23,7 +25,7 @@ pub fn features() -> Value {
         "linux": {
             "namespaces": ["cgroup", "ipc", "mount", "network", "pid", "time", "user", "uts"],
             "capabilities": caps,
-            "cgroup": { "v1": true, "v2": true, "systemd": false, "systemdUser": false, "rdma": false },
+            "cgroup": { "v1": v1, "v2": v2, "systemd": false, "systemdUser": false, "rdma": false },
             "seccomp": { "enabled": false },
             "apparmor": { "enabled": false },
             "selinux": { "enabled": false },
