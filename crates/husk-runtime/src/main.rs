@@ -31,7 +31,7 @@ fn main() {
         }
     }
     let started = std::time::Instant::now();
-    logger.debug(&format!("{:?}", cli.command));
+    logger.debug(&std::env::args().collect::<Vec<_>>().join(" "));
     let result = dispatch(&cli, &logger);
     logger.debug(&format!("done in {} µs", started.elapsed().as_micros()));
     match result {
@@ -113,7 +113,8 @@ fn dispatch(cli: &Cli, logger: &log::Logger) -> Result<i32, Error> {
             .map(|()| 0)
         }
         Command::Update { id, resources } => {
-            let r: oci_spec::runtime::LinuxResources = serde_json::from_value(resources.clone())
+            let text = resources.to_string();
+            let r: oci_spec::runtime::LinuxResources = serde_json::from_slice(text.as_bytes())
                 .map_err(|e| Error::config("update resources", e.to_string()))?;
             ops::update(root, id, &r).map(|()| 0)
         }

@@ -141,7 +141,14 @@ impl Plan {
         let linux = match spec.linux() {
             Some(l) => l.clone(),
             None => {
-                serde_json::from_str("{}").map_err(|e| Error::config("linux", e.to_string()))?
+                // oci-spec's default is runc's (namespaces, masks, a device
+                // rule): clear those for an empty object.
+                let mut l = oci_spec::runtime::Linux::default();
+                l.set_resources(None);
+                l.set_namespaces(None);
+                l.set_masked_paths(None);
+                l.set_readonly_paths(None);
+                l
             }
         };
         let namespaces = NamespacePlan::from_spec(&linux)?;
