@@ -86,6 +86,16 @@ impl Drop for Podman {
     fn drop(&mut self) {
         let _ = self.cmd(&["rm", "--all", "--force", "--time", "0"]);
         common::unmount_under(Path::new(&self.t.dir));
+        // podman parks conmon in /libpod_parent/conmon of every hierarchy;
+        // remove those once empty (a concurrent test's conmon keeps them busy).
+        for h in std::fs::read_dir("/sys/fs/cgroup")
+            .into_iter()
+            .flatten()
+            .flatten()
+        {
+            let _ = std::fs::remove_dir(h.path().join("libpod_parent/conmon"));
+            let _ = std::fs::remove_dir(h.path().join("libpod_parent"));
+        }
     }
 }
 
