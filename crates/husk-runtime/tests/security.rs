@@ -244,12 +244,9 @@ fn container_process_exe_is_not_the_runtime() {
     assert!(out.stdout.contains("target=/bin/busybox"), "{out}");
 }
 
-/// An image whose /dev/null is a symlink to one of its own files (and no
-/// tmpfs on /dev): the runtime replaces the link with the real device and
-/// never writes through it.
-#[test]
-fn image_dev_null_symlink_is_replaced_not_followed() {
-    let t = Test::new("devnulllink");
+/// A writable image without a tmpfs on /dev whose `/dev/<name>` is a
+/// symlink to its own file /etc/target (holding "precious").
+fn image_with_dev_link(t: &Test, name: &str) -> Bundle {
     let mut b = t.bundle();
     b.writable();
     let mounts = b.config["mounts"].as_array().unwrap().clone();
@@ -262,8 +259,19 @@ fn image_dev_null_symlink_is_replaced_not_followed() {
     fs::create_dir_all(b.rootfs().join("dev")).unwrap();
     fs::create_dir_all(b.rootfs().join("etc")).unwrap();
     fs::write(b.rootfs().join("etc/target"), "precious\n").unwrap();
-    let _ = fs::remove_file(b.rootfs().join("dev/null"));
-    std::os::unix::fs::symlink("/etc/target", b.rootfs().join("dev/null")).unwrap();
+    let link = b.rootfs().join("dev").join(name);
+    let _ = fs::remove_file(&link);
+    std::os::unix::fs::symlink("/etc/target", link).unwrap();
+    b
+}
+
+/// An image whose /dev/null is a symlink to one of its own files (and no
+/// tmpfs on /dev): the runtime replaces the link with the real device and
+/// never writes through it.
+#[test]
+fn image_dev_null_symlink_is_replaced_not_followed() {
+    let t = Test::new("devnulllink");
+    let mut b = image_with_dev_link(&t, "null");
     let out = t.probe(
         &mut b,
         &["run", "lstat", "/dev/null", "--", "write", "/dev/null"],
@@ -283,15 +291,7 @@ fn image_dev_null_symlink_is_replaced_not_followed() {
 #[test]
 fn image_dev_console_symlink_is_not_followed() {
     let t = Test::new("consolelink");
-    let mut b = t.bundle();
-    b.writable();
-    let mounts = b.config["mounts"].as_array().unwrap().clone();
-    b.config["mounts"] = serde_json::Value::Array(
-        mounts
-            .into_iter()
-            .filter(|m| m["destination"] != "/dev")
-            .collect(),
-    );
+    let mut b = image_with_dev_link(&t, "console");
     b.config["mounts"]
         .as_array_mut()
         .unwrap()
@@ -299,10 +299,6 @@ fn image_dev_console_symlink_is_not_followed() {
             "destination": "/dev/pts", "type": "devpts", "source": "devpts",
             "options": ["nosuid", "noexec", "newinstance", "ptmxmode=0666", "mode=0620"]
         }));
-    fs::create_dir_all(b.rootfs().join("dev")).unwrap();
-    fs::create_dir_all(b.rootfs().join("etc")).unwrap();
-    fs::write(b.rootfs().join("etc/target"), "precious\n").unwrap();
-    std::os::unix::fs::symlink("/etc/target", b.rootfs().join("dev/console")).unwrap();
     b.process()["terminal"] = serde_json::json!(true);
     b.args(&[
         "/probe",
