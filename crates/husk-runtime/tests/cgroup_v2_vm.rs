@@ -32,7 +32,7 @@ $R run --no-pivot --bundle /b/oom oom >/dev/null; say oom_exit $?
 
 # Limits land in the v2 files; pids.max stops a fork loop run by exec.
 $R create --no-pivot --bundle /b/pids pids && $R start pids
-G=/sys/fs/cgroup/husk/pids
+G=/sys/fs/cgroup/husk-pids
 say pids_max "$(cat $G/pids.max)"
 say memory_max "$(cat $G/memory.max)"
 say cpu_weight "$(cat $G/cpu.weight)"

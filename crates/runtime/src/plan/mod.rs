@@ -72,7 +72,8 @@ pub struct Plan {
     pub hooks: Hooks,
     pub no_pivot: bool,
     pub annotations: BTreeMap<String, String>,
-    /// `linux.cgroupsPath`, or `husk/<id>` below the runtime's own cgroup.
+    /// `linux.cgroupsPath`, or `husk-<id>` right below the runtime's own cgroup
+    /// (no parent directory of ours that delete would have to clean up).
     pub cgroups_path: PathBuf,
     /// `linux.resources`, translated by husk-cgroups when the cgroup is made.
     pub resources: Option<oci_spec::runtime::LinuxResources>,
@@ -208,7 +209,7 @@ impl Plan {
                 .cgroups_path()
                 .clone()
                 .filter(|p| !p.as_os_str().is_empty())
-                .unwrap_or_else(|| PathBuf::from(format!("husk/{id}"))),
+                .unwrap_or_else(|| PathBuf::from(format!("husk-{id}"))),
             resources: linux.resources().clone(),
             unapplied: unapplied(spec, &linux),
             annotations: spec
