@@ -111,13 +111,6 @@ pub fn fchown(fd: BorrowedFd<'_>, uid: u32, gid: u32) -> Result<()> {
     Ok(())
 }
 
-/// `fchmod` through `/proc/self/fd` is not needed: callers pass a real fd.
-pub fn fchmod(fd: BorrowedFd<'_>, mode: u32) -> Result<()> {
-    // SAFETY: plain syscall on a valid descriptor.
-    check_int(unsafe { libc::fchmod(fd.as_raw_fd(), mode) })?;
-    Ok(())
-}
-
 /// File status of what `fd` refers to (works on O_PATH descriptors).
 pub fn fstat(fd: BorrowedFd<'_>) -> Result<libc::stat> {
     // SAFETY: stat is plain old data; zero is a valid initial value.
@@ -141,22 +134,6 @@ pub fn fstatfs(fd: BorrowedFd<'_>) -> Result<libc::statfs> {
 /// Major and minor numbers of a device number.
 pub fn major_minor(rdev: u64) -> (u32, u32) {
     (libc::major(rdev), libc::minor(rdev))
-}
-
-/// `mkfifo(path, mode)`.
-pub fn mkfifo(path: &Path, mode: u32) -> Result<()> {
-    let p = path_c(path)?;
-    // SAFETY: `p` is a valid C string.
-    check_int(unsafe { libc::mkfifo(p.as_ptr(), mode) })?;
-    Ok(())
-}
-
-/// `pipe2(O_CLOEXEC)`: (read end, write end).
-pub fn pipe() -> Result<(OwnedFd, OwnedFd)> {
-    let mut fds = [0 as libc::c_int; 2];
-    // SAFETY: `fds` has room for the two descriptors.
-    check_int(unsafe { libc::pipe2(fds.as_mut_ptr(), O_CLOEXEC) })?;
-    Ok((owned_fd(fds[0].into())?, owned_fd(fds[1].into())?))
 }
 
 /// Marks every descriptor from `first` upwards close-on-exec

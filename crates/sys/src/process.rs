@@ -93,11 +93,6 @@ pub fn wait_exit(pid: i32) -> Result<Exit> {
     }
 }
 
-/// `waitpid(pid, WNOHANG)`: `None` while the child still runs.
-pub fn try_wait_nohang(pid: i32) -> Result<Option<Exit>> {
-    try_wait(pid, libc::WNOHANG)
-}
-
 fn try_wait(pid: i32, flags: libc::c_int) -> Result<Option<Exit>> {
     let mut status: libc::c_int = 0;
     // SAFETY: `status` is a valid out-pointer for the duration of the call.
@@ -211,24 +206,9 @@ pub fn set_dumpable(on: bool) -> Result<()> {
     prctl(libc::PR_SET_DUMPABLE, libc::c_ulong::from(on))
 }
 
-/// `PR_SET_PDEATHSIG`: get `sig` when the parent dies.
-pub fn set_parent_death_signal(sig: i32) -> Result<()> {
-    prctl(
-        libc::PR_SET_PDEATHSIG,
-        libc::c_ulong::try_from(sig).unwrap_or(0),
-    )
-}
-
 /// `PR_SET_CHILD_SUBREAPER`.
 pub fn set_child_subreaper() -> Result<()> {
     prctl(libc::PR_SET_CHILD_SUBREAPER, 1)
-}
-
-/// `PR_SET_NAME`: the process title shown by ps (at most 15 bytes).
-pub fn set_name(name: &CStr) -> Result<()> {
-    // SAFETY: PR_SET_NAME reads a NUL-terminated string of up to 16 bytes.
-    check_int(unsafe { libc::prctl(libc::PR_SET_NAME, name.as_ptr(), 0, 0, 0) })?;
-    Ok(())
 }
 
 /// `setrlimit(resource, {soft, hard})`.

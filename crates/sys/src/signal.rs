@@ -2,7 +2,7 @@
 
 use crate::{check_int, owned_fd, Errno, Result};
 use std::io::Read;
-use std::os::fd::{AsRawFd, OwnedFd};
+use std::os::fd::OwnedFd;
 
 /// A set of blocked signals, as saved by [`block_all`].
 #[derive(Clone, Copy)]
@@ -85,5 +85,4 @@ pub fn reset_dispositions() {
         // SAFETY: installing SIG_DFL is always safe; invalid numbers just fail.
         unsafe { libc::signal(sig, libc::SIG_DFL) };
     }
-    let _ = AsRawFd::as_raw_fd(&std::io::stdin());
 }
