@@ -41,9 +41,9 @@ pub enum Msg {
     Continue,
     /// parent → init (`run`): start the user's process now.
     Start,
-    /// init → parent: I unshared a user namespace; write my id maps (pid as
-    /// seen by the parent is taken from the socket peer credentials).
-    MapIds { pid: i32 },
+    /// init → parent: I unshared a user namespace; write my id maps (I am
+    /// the process the parent cloned).
+    MapIds,
     /// init → parent: the real init was forked; its pidfd is attached.
     InitPid,
     /// init → parent: namespaces and mounts are ready; run the runtime hooks.

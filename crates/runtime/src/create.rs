@@ -149,7 +149,7 @@ pub fn create(req: &CreateRequest, mode: Mode, warn: &dyn Fn(&str)) -> Result<Cr
             return Err(init_vanished(&mut first, init.as_mut()));
         };
         match msg {
-            Msg::MapIds { .. } => {
+            Msg::MapIds => {
                 write_id_maps(&plan, pid)?;
                 chan.send(&Msg::Continue, &[])?;
             }
@@ -233,16 +233,12 @@ fn new_record(plan: &Plan, pid: i32) -> Record {
         bundle: plan.bundle.clone(),
         rootfs: plan.rootfs.clone(),
         created: crate::time::now_rfc3339(),
-        owner: rustix_uid(),
+        owner: crate::caller::uid(),
         annotations: plan.annotations.clone(),
         poststart: plan.hooks.poststart.clone(),
         poststop: plan.hooks.poststop.clone(),
         cgroup: Vec::new(),
     }
-}
-
-fn rustix_uid() -> u32 {
-    std::fs::metadata("/proc/self").map_or(0, |m| std::os::unix::fs::MetadataExt::uid(&m))
 }
 
 /// The init died without saying why: report how it ended.
@@ -340,7 +336,9 @@ impl CgroupGuard {
             Err(
                 husk_cgroups::Error::Io { source, .. }
                 | husk_cgroups::Error::Rejected { source, .. },
-            ) if source.kind() == std::io::ErrorKind::PermissionDenied && !privileged() => {
+            ) if source.kind() == std::io::ErrorKind::PermissionDenied
+                && !crate::caller::privileged() =>
+            {
                 let _ = cg.remove();
                 warn("cgroups are not delegated to this user: the container runs without one (linux.resources not applied)");
                 Ok(CgroupGuard { cgroup: None })
@@ -371,16 +369,6 @@ impl Drop for CgroupGuard {
             let _ = cg.remove();
         }
     }
-}
-
-/// Root of the host: uid 0 in the initial user namespace (not merely root
-/// inside a user namespace, as under `unshare -r`).
-fn privileged() -> bool {
-    let root =
-        std::fs::metadata("/proc/self").is_ok_and(|m| std::os::unix::fs::MetadataExt::uid(&m) == 0);
-    let initial = std::fs::read_to_string("/proc/self/uid_map")
-        .is_ok_and(|m| m.split_whitespace().collect::<Vec<_>>() == ["0", "0", "4294967295"]);
-    root && initial
 }
 
 /// Devices every container may use whatever its device cgroup rules say,

@@ -7,6 +7,7 @@
 //! [`channel`]. [`state`] keeps what survives between commands.
 #![forbid(unsafe_code)]
 
+pub mod caller;
 pub mod channel;
 pub mod child;
 pub mod create;

@@ -35,6 +35,16 @@ impl Root {
         Root { fd }
     }
 
+    /// The root of the current process (`/`): after pivot_root, the
+    /// container's.
+    pub fn current() -> Result<Root> {
+        Ok(Root::new(sysfs::open(
+            Path::new("/"),
+            O_PATH | O_DIRECTORY,
+            0,
+        )?))
+    }
+
     /// The root directory fd.
     pub fn fd(&self) -> BorrowedFd<'_> {
         self.fd.as_fd()

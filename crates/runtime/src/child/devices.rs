@@ -92,9 +92,7 @@ pub fn create_links(root: &Root) -> Step<()> {
 /// character device 1:3: masking with anything else could expose or clobber
 /// a file, and an image may ship a /dev/null that is a symlink or a file.
 pub fn trusted_dev_null() -> Step<OwnedFd> {
-    let root = Root::new(
-        sysfs::open(Path::new("/"), O_PATH | sysfs::O_DIRECTORY, 0).step(|| "open /".into())?,
-    );
+    let root = Root::current().step(|| "open /".into())?;
     let fd = root
         .open(Path::new("/dev/null"), O_PATH | O_NOFOLLOW)
         .step(|| "open /dev/null".into())?;
@@ -108,9 +106,7 @@ pub fn trusted_dev_null() -> Step<OwnedFd> {
 /// A pty for an exec'd process, from the container's devpts: the peer
 /// becomes our controlling terminal and stdio; the master goes to the parent.
 pub fn open_exec_terminal(process: &crate::plan::ProcessPlan) -> Step<OwnedFd> {
-    let root = Root::new(
-        sysfs::open(Path::new("/"), O_PATH | sysfs::O_DIRECTORY, 0).step(|| "open /".into())?,
-    );
+    let root = Root::current().step(|| "open /".into())?;
     let (master, peer) = open_pty(&root, process.console_size)?;
     attach_terminal(&peer)?;
     Ok(master)
@@ -148,9 +144,7 @@ fn attach_terminal(peer: &OwnedFd) -> Step<()> {
 /// /dev/console from the fd (never by path), makes it our controlling
 /// terminal and stdio, and returns the master for the parent.
 pub fn setup_console(plan: &Plan) -> Step<OwnedFd> {
-    let root = Root::new(
-        sysfs::open(Path::new("/"), O_PATH | sysfs::O_DIRECTORY, 0).step(|| "open /".into())?,
-    );
+    let root = Root::current().step(|| "open /".into())?;
     let (master, peer) = open_pty(&root, plan.process.console_size)?;
     let console = root
         .replace_with_file(Path::new("/dev/console"))

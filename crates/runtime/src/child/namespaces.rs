@@ -30,12 +30,7 @@ pub fn enter(ctx: &InitContext<'_>) -> Step<()> {
             }
             if plan.namespaces.has_own(NsKind::User) {
                 ns::unshare(ns::CLONE_NEWUSER).step(|| "unshare user namespace".into())?;
-                ctx.send(
-                    &Msg::MapIds {
-                        pid: process::getpid(),
-                    },
-                    &[],
-                )?;
+                ctx.send(&Msg::MapIds, &[])?;
                 ctx.expect(&Msg::Continue)?;
                 become_root()?;
             }

@@ -150,15 +150,10 @@ pub fn enter_root(plan: &Plan, root: Root) -> Step<()> {
     Ok(())
 }
 
-fn container_root() -> Step<Root> {
-    let fd = sysfs::open(Path::new("/"), O_PATH | O_DIRECTORY, 0).step(|| "open /".into())?;
-    Ok(Root::new(fd))
-}
-
 /// `linux.maskedPaths`: files get the verified /dev/null bound over them,
 /// directories an empty read-only tmpfs. Missing paths are skipped.
 pub fn mask_paths(plan: &Plan, dev_null: &OwnedFd) -> Step<()> {
-    let root = container_root()?;
+    let root = Root::current().step(|| "open /".into())?;
     for p in &plan.masked_paths {
         let show = p.display().to_string();
         let Some(target) = root
@@ -181,7 +176,7 @@ pub fn mask_paths(plan: &Plan, dev_null: &OwnedFd) -> Step<()> {
 
 /// `linux.readonlyPaths`: a read-only bind of each path over itself.
 pub fn readonly_paths(plan: &Plan) -> Step<()> {
-    let root = container_root()?;
+    let root = Root::current().step(|| "open /".into())?;
     for p in &plan.readonly_paths {
         let show = p.display().to_string();
         let Some(target) = root

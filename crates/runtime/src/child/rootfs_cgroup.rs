@@ -42,7 +42,7 @@ pub fn mount_cgroupfs(m: &MountPlan, root: &Root) -> Step<()> {
         drop(target);
         return attach("cgroup2", &[], &m.destination);
     }
-    if !in_initial_user_namespace() {
+    if !crate::caller::in_initial_user_namespace() {
         // v1 hierarchies cannot be mounted from a user namespace: bind the
         // host's tree instead (read-only if asked), as runc does rootless.
         let tree = mount::clone_tree(host.as_fd(), true)
@@ -96,11 +96,4 @@ pub fn mount_cgroupfs(m: &MountPlan, root: &Root) -> Step<()> {
             .step(|| format!("make {dest} read-only"))?;
     }
     Ok(())
-}
-
-/// True in the host's user namespace (whose uid map is the identity).
-fn in_initial_user_namespace() -> bool {
-    std::fs::read_to_string("/proc/self/uid_map")
-        .map(|m| m.split_whitespace().collect::<Vec<_>>() == ["0", "0", "4294967295"])
-        .unwrap_or(true)
 }

@@ -94,22 +94,19 @@ fn from_command_line(spec: &Spec, o: &ExecOptions) -> Result<Process> {
         for name in &o.caps {
             let cap = Capability::from_str(name.trim_start_matches("CAP_"))
                 .map_err(|_| Error::Usage(format!("exec --cap: unknown capability {name:?}")))?;
-            for set in [
-                caps.bounding().clone(),
-                caps.effective().clone(),
-                caps.permitted().clone(),
-            ]
-            .iter()
-            .enumerate()
-            {
-                let mut s = set.1.clone().unwrap_or_default();
+            let add = |set: &Option<oci_spec::runtime::Capabilities>| {
+                let mut s = set.clone().unwrap_or_default();
                 s.insert(cap);
-                match set.0 {
-                    0 => caps.set_bounding(Some(s)),
-                    1 => caps.set_effective(Some(s)),
-                    _ => caps.set_permitted(Some(s)),
-                };
-            }
+                Some(s)
+            };
+            let (b, e, pm) = (
+                add(caps.bounding()),
+                add(caps.effective()),
+                add(caps.permitted()),
+            );
+            caps.set_bounding(b);
+            caps.set_effective(e);
+            caps.set_permitted(pm);
         }
         p.set_capabilities(Some(caps));
     }
