@@ -191,16 +191,7 @@ impl Store {
     /// Held (shared) while a pull, load or import adds layers that no record names yet;
     /// [`Store::gc`] waits for it. Take it before the metadata lock, never after.
     pub fn adding(&self) -> Result<std::fs::File> {
-        let p = self.root.join("locks/gc.lock");
-        let f = std::fs::OpenOptions::new()
-            .create(true)
-            .truncate(false)
-            .write(true)
-            .open(&p)
-            .map_err(Error::io("open lock", &p))?;
-        rustix::fs::flock(&f, rustix::fs::FlockOperation::LockShared)
-            .map_err(Error::io("lock", &p))?;
-        Ok(f)
+        self.lock_file("gc", rustix::fs::FlockOperation::LockShared)
     }
 
     /// Moves a verified, unpacked layer directory into place.
@@ -501,6 +492,11 @@ impl Store {
     }
 
     fn try_lock(&self, name: &str) -> Result<std::fs::File> {
+        self.lock_file(name, rustix::fs::FlockOperation::NonBlockingLockExclusive)
+    }
+
+    /// Opens `locks/<name>.lock` (creating it) and flocks it with `op`.
+    fn lock_file(&self, name: &str, op: rustix::fs::FlockOperation) -> Result<std::fs::File> {
         let p = self.root.join("locks").join(format!("{name}.lock"));
         let f = std::fs::OpenOptions::new()
             .create(true)
@@ -508,8 +504,7 @@ impl Store {
             .write(true)
             .open(&p)
             .map_err(Error::io("open lock", &p))?;
-        rustix::fs::flock(&f, rustix::fs::FlockOperation::NonBlockingLockExclusive)
-            .map_err(Error::io("lock", &p))?;
+        rustix::fs::flock(&f, op).map_err(Error::io("lock", &p))?;
         Ok(f)
     }
 }

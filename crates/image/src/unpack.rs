@@ -328,6 +328,21 @@ impl Unpacker<'_> {
         target: &[u8],
     ) -> Result<()> {
         symlinkat(target, parent, name).map_err(self.sys("symlink", &path))?;
+        self.set_owner_and_times(parent, name, &path, m)?;
+        // Resolution through this path changed.
+        self.parent_cache = None;
+        self.earlier.insert(path);
+        Ok(())
+    }
+
+    /// Ownership and mtime of the entry `name` itself (never a link's target).
+    fn set_owner_and_times(
+        &self,
+        parent: &OwnedFd,
+        name: &[u8],
+        path: &[u8],
+        m: &Meta,
+    ) -> Result<()> {
         if let Some((u, g)) = m.owner {
             chownat(
                 parent,
@@ -336,13 +351,10 @@ impl Unpacker<'_> {
                 Some(Gid::from_raw(g)),
                 AtFlags::SYMLINK_NOFOLLOW,
             )
-            .map_err(self.sys("chown", &path))?;
+            .map_err(self.sys("chown", path))?;
         }
         utimensat(parent, name, &times(m.mtime), AtFlags::SYMLINK_NOFOLLOW)
-            .map_err(self.sys("set times", &path))?;
-        // Resolution through this path changed.
-        self.parent_cache = None;
-        self.earlier.insert(path);
+            .map_err(self.sys("set times", path))?;
         Ok(())
     }
 
@@ -368,18 +380,7 @@ impl Unpacker<'_> {
         }
         mknodat(parent, name, ftype, Mode::from_raw_mode(m.mode), m.dev)
             .map_err(self.sys("mknod", &path))?;
-        if let Some((u, g)) = m.owner {
-            chownat(
-                parent,
-                name,
-                Some(Uid::from_raw(u)),
-                Some(Gid::from_raw(g)),
-                AtFlags::SYMLINK_NOFOLLOW,
-            )
-            .map_err(self.sys("chown", &path))?;
-        }
-        utimensat(parent, name, &times(m.mtime), AtFlags::SYMLINK_NOFOLLOW)
-            .map_err(self.sys("set times", &path))?;
+        self.set_owner_and_times(parent, name, &path, m)?;
         self.earlier.insert(path);
         Ok(())
     }
