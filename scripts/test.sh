@@ -6,9 +6,9 @@ cd "$(dirname "$0")/.."
 
 # busybox-static: test root filesystems; docker-registry, apache2-utils
 # (htpasswd) and openssl: the local registry of the image tests; util-linux:
-# unshare, nsenter, setpriv used by the runtime tests; podman: a real engine
-# driving husk-runtime (tests/engines.rs).
-need_pkgs=(busybox-static docker-registry apache2-utils openssl util-linux uidmap iproute2 podman)
+# unshare, nsenter, setpriv used by the runtime tests; podman, containerd and
+# docker.io: real engines driving husk-runtime (tests/engines*.rs).
+need_pkgs=(busybox-static docker-registry apache2-utils openssl util-linux uidmap iproute2 podman containerd docker.io)
 missing=()
 for p in "${need_pkgs[@]}"; do
     dpkg -s "$p" >/dev/null 2>&1 || missing+=("$p")
