@@ -167,6 +167,34 @@ fn noexec_mount_refuses_exec() {
     assert_eq!(out.get("status"), "126", "{out}");
 }
 
+/// Without a cgroup namespace (the baseline has none, as Docker on v1), the
+/// container's /sys/fs/cgroup shows its own cgroup, bound from the host's
+/// hierarchy, and not the host's whole tree.
+#[test]
+fn cgroupfs_without_a_cgroup_namespace_shows_the_containers_own_cgroup() {
+    let t = Test::new("cgroupown");
+    let mut b = t.bundle();
+    b.linux()["resources"]["pids"] = json!({ "limit": 17 });
+    let v1 = Path::new("/sys/fs/cgroup/pids").is_dir();
+    let file = if v1 {
+        "/sys/fs/cgroup/pids/pids.max"
+    } else {
+        "/sys/fs/cgroup/pids.max"
+    };
+    let out = t.probe(&mut b, &["cat", file]);
+    assert_eq!(out.stdout.trim(), "17", "{out}");
+    let out = t.probe(&mut b, &["mounts"]);
+    let point = if v1 {
+        "/sys/fs/cgroup/pids"
+    } else {
+        "/sys/fs/cgroup"
+    };
+    let line = mount_line(&out, point);
+    let root = line.split(' ').nth(3).unwrap();
+    assert!(root.starts_with('/') && root.len() > 1, "{line}");
+    assert!(mount_opts(line).0.contains(&"ro"), "{line}");
+}
+
 #[test]
 fn proc_sysfs_devpts_mqueue_mounts() {
     let t = Test::new("specialfs");

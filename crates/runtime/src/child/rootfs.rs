@@ -28,13 +28,21 @@ pub fn prepare(plan: &Plan) -> Step<Root> {
 
 /// Applies every entry of `mounts`, in order.
 pub fn mount_all(plan: &Plan, root: &Root) -> Step<()> {
+    // Without a cgroup namespace of its own (new or joined), the container
+    // would see the host's whole cgroup tree.
+    let host_cgroupns = !plan.namespaces.has_own(crate::plan::NsKind::Cgroup)
+        && !plan
+            .namespaces
+            .join
+            .iter()
+            .any(|(k, _)| *k == crate::plan::NsKind::Cgroup);
     for m in &plan.mounts {
-        mount_one(m, root)?;
+        mount_one(m, root, host_cgroupns)?;
     }
     Ok(())
 }
 
-fn mount_one(m: &MountPlan, root: &Root) -> Step<()> {
+fn mount_one(m: &MountPlan, root: &Root, host_cgroupns: bool) -> Step<()> {
     let dest = m.destination.display().to_string();
     match &m.kind {
         MountKind::Bind { source, recursive } => {
@@ -68,7 +76,7 @@ fn mount_one(m: &MountPlan, root: &Root) -> Step<()> {
             mount::move_mount_onto(tree.as_fd(), target.as_fd())
                 .step(|| format!("mount {fstype} on {dest}"))?;
         }
-        MountKind::Cgroup => super::rootfs_cgroup::mount_cgroupfs(m, root)?,
+        MountKind::Cgroup => super::rootfs_cgroup::mount_cgroupfs(m, root, host_cgroupns)?,
     }
     if m.propagation != 0 {
         let top = root
