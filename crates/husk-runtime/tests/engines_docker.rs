@@ -165,6 +165,29 @@ fn docker_runs_a_container_through_husk() {
     ]);
     tty.ok();
     assert!(tty.stdout.trim().starts_with("/dev/pts/"), "{tty}");
+    // --privileged: every capability we hold, the host's devices, /sys rw.
+    let privileged = d.cmd(&[
+        "run",
+        "--rm",
+        "--privileged",
+        "--network",
+        "none",
+        "husk-busybox:test",
+        "sh",
+        "-c",
+        "grep ' /sys ' /proc/self/mounts; ls /dev | wc -l",
+    ]);
+    privileged.ok();
+    assert!(privileged.stdout.contains("sysfs rw,"), "{privileged}");
+    let devices: usize = privileged
+        .stdout
+        .lines()
+        .last()
+        .unwrap()
+        .trim()
+        .parse()
+        .unwrap();
+    assert!(devices > 20, "{privileged}");
 }
 
 #[test]

@@ -151,6 +151,35 @@ fn capabilities_each_set_as_configured() {
     assert_eq!(out.get("CapAmb"), mask(&[]));
 }
 
+/// `docker run --privileged` asks for every capability; where the runtime
+/// itself runs with a smaller bounding set (Docker-in-Docker, this CI host
+/// without CAP_SYS_RESOURCE) husk grants what it holds and names the rest in
+/// a warning. runc fails the whole container there.
+#[test]
+fn capabilities_the_runtime_does_not_hold_are_dropped_with_a_warning() {
+    if common::is_runc() {
+        return;
+    }
+    let t = Test::new("capsheld");
+    let mut b = t.bundle();
+    let all = ["CAP_CHOWN", "CAP_KILL", "CAP_SYS_ADMIN", "CAP_SYS_TIME"];
+    b.process()["capabilities"] = json!({ "bounding": all, "permitted": all, "effective": all });
+    b.probe_args(&["caps"]);
+    b.save();
+    let id = t.id();
+    // The runtime runs without CAP_SYS_TIME in its bounding set.
+    let mut cmd = std::process::Command::new("setpriv");
+    cmd.args(["--bounding-set", "-sys_time", "--"])
+        .arg(common::runtime_bin())
+        .arg("--root")
+        .arg(&t.root)
+        .args(["run", "--bundle", b.path_str(), &id]);
+    let out = common::run_cmd(cmd, &t.dir, common::COMMAND_TIMEOUT);
+    out.ok();
+    out.stderr_mentions(&["CAP_SYS_TIME", "not granted"]);
+    assert_eq!(out.get("CapEff"), mask(&[CHOWN, KILL, 21]), "{out}");
+}
+
 #[test]
 fn capabilities_inheritable_and_ambient() {
     let t = Test::new("capsamb");

@@ -69,6 +69,17 @@ impl Drop for InitProcess {
     }
 }
 
+/// Names the capabilities the container asked for but cannot get (see
+/// [`crate::plan::CapSets::limit_to`]).
+pub fn warn_caps_not_held(p: &crate::plan::ProcessPlan, warn: &dyn Fn(&str)) {
+    if !p.caps_not_held.is_empty() {
+        warn(&format!(
+            "process.capabilities: {} not in husk-runtime's own bounding set: not granted",
+            p.caps_not_held.join(", ")
+        ));
+    }
+}
+
 /// Creates the container up to its start gate.
 pub fn create(req: &CreateRequest, mode: Mode, warn: &dyn Fn(&str)) -> Result<Created> {
     let plan = Plan::load(&req.id, &req.bundle, &req.options)?;
@@ -78,6 +89,7 @@ pub fn create(req: &CreateRequest, mode: Mode, warn: &dyn Fn(&str)) -> Result<Cr
             plan.unapplied.join(", ")
         ));
     }
+    warn_caps_not_held(&plan.process, warn);
     let mut dir = ContainerDir::create(&req.root, &req.id)?;
     let console_sock = match &req.console_socket {
         Some(p) => {

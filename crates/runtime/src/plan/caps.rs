@@ -108,6 +108,44 @@ impl CapSets {
     }
 }
 
+impl CapSets {
+    /// Removes from every set the capabilities outside `held` (our own
+    /// bounding set): no process of ours can ever gain those, and asking the
+    /// kernel would fail the whole container (runc fails `docker run
+    /// --privileged` that way wherever the runtime runs with a reduced
+    /// bounding set, as in Docker-in-Docker). Returns the names that were
+    /// asked for in a set other than bounding, for a warning.
+    pub fn limit_to(&mut self, held: u64) -> Vec<String> {
+        let granted = self.effective | self.permitted | self.inheritable | self.ambient;
+        let missing = granted & !held;
+        for set in [
+            &mut self.bounding,
+            &mut self.effective,
+            &mut self.permitted,
+            &mut self.inheritable,
+            &mut self.ambient,
+        ] {
+            *set &= held;
+        }
+        (0..64u32)
+            .filter(|n| missing & (1 << n) != 0)
+            .filter_map(name)
+            .collect()
+    }
+}
+
+/// The bounding set of the calling process (`CapBnd` in /proc/self/status).
+pub fn own_bounding() -> u64 {
+    std::fs::read_to_string("/proc/self/status")
+        .ok()
+        .and_then(|s| {
+            s.lines()
+                .find_map(|l| l.strip_prefix("CapBnd:"))
+                .and_then(|v| u64::from_str_radix(v.trim(), 16).ok())
+        })
+        .unwrap_or(u64::MAX)
+}
+
 /// The highest capability number of the running kernel.
 pub fn last_cap() -> u32 {
     std::fs::read_to_string("/proc/sys/kernel/cap_last_cap")
@@ -136,5 +174,21 @@ mod tests {
         assert_eq!(sets.bounding, (1 << 5) | 1);
         assert_eq!(sets.effective, 1 << 5);
         assert_eq!(sets.inheritable, 0);
+    }
+
+    #[test]
+    fn capabilities_we_do_not_hold_are_dropped_and_named() {
+        let mut sets = CapSets {
+            bounding: 0b111,
+            effective: 0b011,
+            permitted: 0b011,
+            inheritable: 0,
+            ambient: 0,
+        };
+        // We hold CHOWN only; DAC_READ_SEARCH was only in bounding.
+        let dropped = sets.limit_to(0b001);
+        assert_eq!(dropped, ["CAP_DAC_OVERRIDE"]);
+        assert_eq!(sets.bounding, 0b001);
+        assert_eq!(sets.permitted, 0b001);
     }
 }

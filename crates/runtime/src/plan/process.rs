@@ -23,6 +23,9 @@ pub struct ProcessPlan {
     /// The spec's names of `rlimits`, for messages.
     pub rlimit_names: Vec<String>,
     pub caps: CapSets,
+    /// Capabilities asked for that our own bounding set lacks: dropped, and
+    /// named in a warning.
+    pub caps_not_held: Vec<String>,
     pub no_new_privs: bool,
     pub oom_score_adj: Option<i32>,
     pub terminal: bool,
@@ -106,6 +109,8 @@ impl ProcessPlan {
                 ));
             }
         }
+        let mut caps = CapSets::from_spec(p.capabilities().as_ref(), caps::last_cap())?;
+        let caps_not_held = caps.limit_to(caps::own_bounding());
         Ok(ProcessPlan {
             args,
             env,
@@ -117,7 +122,8 @@ impl ProcessPlan {
             umask: user.umask(),
             rlimits,
             rlimit_names,
-            caps: CapSets::from_spec(p.capabilities().as_ref(), caps::last_cap())?,
+            caps,
+            caps_not_held,
             no_new_privs: p.no_new_privileges().unwrap_or(false),
             oom_score_adj: p.oom_score_adj(),
             terminal: p.terminal().unwrap_or(false),
