@@ -92,6 +92,7 @@ pub fn create(req: &CreateRequest, mode: Mode, warn: &dyn Fn(&str)) -> Result<Cr
         ));
     }
     let join_fds = open_namespaces(&plan)?;
+    let idmapped = crate::idmap::prepare(&plan)?;
     let gate = match mode {
         Mode::Create => {
             let p = dir.fd_path("start.sock");
@@ -122,12 +123,13 @@ pub fn create(req: &CreateRequest, mode: Mode, warn: &dyn Fn(&str)) -> Result<Cr
             dir.forget_in_child();
             drop(chan);
             drop(console_sock);
-            child::run(InitContext::new(&plan, init_chan, gate, join_fds))
+            child::run(InitContext::new(&plan, init_chan, gate, join_fds, idmapped))
         }
         process::Forked::Parent { pid, pidfd } => (pid, pidfd),
     };
     drop(init_chan);
     drop(gate);
+    drop(idmapped);
     let mut first = InitProcess {
         pid,
         pidfd,

@@ -26,21 +26,30 @@ pub fn prepare(plan: &Plan) -> Step<Root> {
     Ok(Root::new(dir))
 }
 
-/// Applies every entry of `mounts`, in order.
-pub fn mount_all(plan: &Plan, root: &Root) -> Step<()> {
-    for m in &plan.mounts {
-        mount_one(m, root)?;
+/// Applies every entry of `mounts`, in order. `idmapped` holds the trees
+/// the parent made for idmapped binds, by mount index.
+pub fn mount_all(plan: &Plan, root: &Root, idmapped: &[(usize, OwnedFd)]) -> Step<()> {
+    for (i, m) in plan.mounts.iter().enumerate() {
+        let tree = idmapped.iter().find(|(k, _)| *k == i).map(|(_, t)| t);
+        mount_one(m, root, tree)?;
     }
     Ok(())
 }
 
-fn mount_one(m: &MountPlan, root: &Root) -> Step<()> {
+fn mount_one(m: &MountPlan, root: &Root, idmapped: Option<&OwnedFd>) -> Step<()> {
     let dest = m.destination.display().to_string();
     match &m.kind {
         MountKind::Bind { source, recursive } => {
-            let src = sysfs::open(source, O_PATH, 0)
-                .step(|| format!("open bind source {}", source.display()))?;
-            let is_dir = sysfs::fstat(src.as_fd())
+            let show = || format!("bind {} on {dest}", source.display());
+            let tree = match idmapped {
+                Some(tree) => tree.try_clone().map_err(|e| fail(show(), e.to_string()))?,
+                None => {
+                    let src = sysfs::open(source, O_PATH, 0)
+                        .step(|| format!("open bind source {}", source.display()))?;
+                    mount::clone_tree(src.as_fd(), *recursive).step(show)?
+                }
+            };
+            let is_dir = sysfs::fstat(tree.as_fd())
                 .step(|| format!("stat {}", source.display()))?
                 .st_mode
                 & libc::S_IFMT
@@ -51,11 +60,8 @@ fn mount_one(m: &MountPlan, root: &Root) -> Step<()> {
                 root.ensure_file(&m.destination)
             }
             .step(|| format!("create mount point {dest}"))?;
-            let tree = mount::clone_tree(src.as_fd(), *recursive)
-                .step(|| format!("bind {} on {dest}", source.display()))?;
             set_attrs(tree.as_fd(), m).step(|| format!("set options of {dest}"))?;
-            mount::move_mount_onto(tree.as_fd(), target.as_fd())
-                .step(|| format!("bind {} on {dest}", source.display()))?;
+            mount::move_mount_onto(tree.as_fd(), target.as_fd()).step(show)?;
         }
         MountKind::Fs { fstype, source } => {
             let target = root

@@ -5,6 +5,7 @@
 pub mod caps;
 pub mod devices;
 pub mod exec;
+pub mod idmap;
 pub mod mounts;
 pub mod namespaces;
 pub mod process;
@@ -16,6 +17,7 @@ use std::path::{Path, PathBuf};
 
 pub use caps::CapSets;
 pub use devices::DevicePlan;
+pub use idmap::IdMapPlan;
 pub use mounts::{MountKind, MountPlan};
 pub use namespaces::{NamespacePlan, Strategy};
 pub use process::ProcessPlan;
@@ -158,7 +160,7 @@ impl Plan {
             .iter()
             .flatten()
             .enumerate()
-            .map(|(i, m)| mounts::plan_mount(i, m, bundle))
+            .map(|(i, m)| mounts::plan_mount(i, m, bundle, &namespaces))
             .collect::<Result<Vec<_>>>()?;
         let devices = devices::plan_devices(linux.devices().as_deref().unwrap_or_default())?;
         let (propagation_before, propagation_after) =
