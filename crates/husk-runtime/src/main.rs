@@ -74,11 +74,6 @@ fn dispatch(cli: &Cli, logger: &log::Logger) -> Result<i32, Error> {
             Ok(0)
         }
         Command::Exec(e) => {
-            for label in &e.lsm_labels {
-                logger.warn(&format!(
-                    "exec {label}: LSM labels are not applied by this version of husk-runtime"
-                ));
-            }
             let mut request = e.request.clone();
             if let Some(p) = &request.pid_file {
                 request.pid_file = Some(std::path::absolute(p).unwrap_or_else(|_| p.clone()));

@@ -72,6 +72,7 @@ impl Drop for InitProcess {
 /// Creates the container up to its start gate.
 pub fn create(req: &CreateRequest, mode: Mode, warn: &dyn Fn(&str)) -> Result<Created> {
     let plan = Plan::load(&req.id, &req.bundle, &req.options)?;
+    crate::plan::lsm::HostLsm::detect().check(&plan.process, plan.mount_label.as_deref())?;
     if !plan.unapplied.is_empty() {
         warn(&format!(
             "not applied by this version of husk-runtime: {}",

@@ -36,6 +36,7 @@ pub fn exec(root: &Path, id: &str, req: &ExecRequest) -> Result<i32> {
         }
         let spec = crate::spec::load(&rec.bundle)?;
         let process = plan_exec_process(&spec, &req.options)?;
+        crate::plan::lsm::HostLsm::detect().check(&process, None)?;
         let join_fds = namespaces_of(rec.pid)?;
         // The fds pin the namespaces; make sure they were still the container's.
         if rec.status() == Status::Stopped {
