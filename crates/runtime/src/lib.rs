@@ -23,5 +23,6 @@ pub mod rootpath;
 pub mod spec;
 pub mod state;
 pub mod time;
+pub mod weaken;
 
 pub use error::{Error, Result};
