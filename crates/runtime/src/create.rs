@@ -270,8 +270,16 @@ fn open_namespaces(plan: &Plan) -> Result<Vec<(NsKind, OwnedFd)>> {
         .collect()
 }
 
-/// Writes the new user namespace's uid and gid maps for `pid`.
+/// Writes the new user namespace's uid and gid maps for `pid`. An ordinary
+/// user's maps beyond its own ids go through newuidmap/newgidmap.
 fn write_id_maps(plan: &Plan, pid: i32) -> Result<()> {
+    let ns = &plan.namespaces;
+    if crate::caller::uid() != 0
+        && (crate::subid::needs_helper(&ns.uid_map, crate::caller::uid())
+            || crate::subid::needs_helper(&ns.gid_map, crate::caller::gid()))
+    {
+        return crate::subid::write_with_helpers(pid, &ns.uid_map, &ns.gid_map);
+    }
     let write = |file: &str, content: &str| std::fs::write(format!("/proc/{pid}/{file}"), content);
     let fail = |field: &str, file: &str, e: std::io::Error| {
         Error::config(field, format!("writing /proc/{pid}/{file}: {e}"))

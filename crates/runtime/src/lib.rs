@@ -22,6 +22,7 @@ pub mod relay;
 pub mod rootpath;
 pub mod spec;
 pub mod state;
+pub mod subid;
 pub mod time;
 pub mod weaken;
 
