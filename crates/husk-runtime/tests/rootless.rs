@@ -135,12 +135,31 @@ fn runs_under_unshare_r() {
 
 /// A throwaway system user with a subordinate uid and gid range, made with
 /// useradd/usermod; the range and the user are removed on drop, also when
-/// the test fails.
+/// the test fails, and the backups those tools write (`/etc/passwd-` ...)
+/// are put back as they were.
 struct SubidUser {
     name: String,
     uid: u32,
     gid: u32,
     range: (u32, u32),
+    backups: Vec<(&'static str, Option<Vec<u8>>)>,
+}
+
+const BACKUPS: [&str; 6] = [
+    "/etc/passwd-",
+    "/etc/group-",
+    "/etc/shadow-",
+    "/etc/gshadow-",
+    "/etc/subuid-",
+    "/etc/subgid-",
+];
+
+/// The backup files' contents, or None where there is none.
+fn save_backups() -> Vec<(&'static str, Option<Vec<u8>>)> {
+    BACKUPS
+        .iter()
+        .map(|p| (*p, std::fs::read(p).ok()))
+        .collect()
 }
 
 impl SubidUser {
@@ -155,28 +174,32 @@ impl SubidUser {
             c.args(&args[1..]);
             run_cmd(c, Path::new("/"), Duration::from_secs(30))
         };
+        // The guard exists before anything changes, so a panic below still
+        // removes whatever was made.
+        let mut user = SubidUser {
+            name,
+            uid: 0,
+            gid: 0,
+            range,
+            backups: save_backups(),
+        };
         sh(&[
             "useradd",
             "--system",
             "--no-create-home",
             "--shell",
             "/usr/sbin/nologin",
-            &name,
+            &user.name,
         ])
         .ok();
         let ids = |flag: &str| {
-            sh(&["id", flag, &name])
+            sh(&["id", flag, &user.name])
                 .stdout
                 .trim()
                 .parse::<u32>()
                 .unwrap()
         };
-        let user = SubidUser {
-            uid: ids("-u"),
-            gid: ids("-g"),
-            name,
-            range,
-        };
+        (user.uid, user.gid) = (ids("-u"), ids("-g"));
         let r = format!("{}-{}", range.0, range.1);
         sh(&[
             "usermod",
@@ -208,6 +231,13 @@ impl Drop for SubidUser {
             .args(["--del-subuids", &r, "--del-subgids", &r, &self.name])
             .output();
         let _ = Command::new("userdel").arg(&self.name).output();
+        // Written in place: the files keep their owner and mode.
+        for (path, saved) in &self.backups {
+            let _ = match saved {
+                Some(content) => std::fs::write(path, content),
+                None => std::fs::remove_file(path),
+            };
+        }
     }
 }
 
