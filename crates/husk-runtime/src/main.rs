@@ -23,7 +23,7 @@ fn main() {
         }
     };
     let logger = log::Logger::new(&cli);
-    if cli.command.spawns_container() {
+    if cli.command.spawns_container() && !husk_runtime::weaken::on("exe-reexec") {
         // Never run container setup from a binary the container could reach.
         if let Err(e) = reexec::ensure_sealed_copy() {
             logger.error(&format!("re-exec from sealed copy: {e}"));

@@ -141,7 +141,7 @@ pub fn create(req: &CreateRequest, mode: Mode, warn: &dyn Fn(&str)) -> Result<Cr
     if matches!(plan.namespaces.strategy, Strategy::Clone { .. })
         && plan.namespaces.has_own(NsKind::User)
     {
-        write_id_maps(&plan, pid)?;
+        crate::subid::write_id_maps(&plan, pid)?;
     }
     chan.send(&Msg::Go, &[])?;
     let mut init: Option<InitProcess> = None;
@@ -153,7 +153,7 @@ pub fn create(req: &CreateRequest, mode: Mode, warn: &dyn Fn(&str)) -> Result<Cr
         };
         match msg {
             Msg::MapIds => {
-                write_id_maps(&plan, pid)?;
+                crate::subid::write_id_maps(&plan, pid)?;
                 chan.send(&Msg::Continue, &[])?;
             }
             Msg::InitPid => {
@@ -268,35 +268,6 @@ fn open_namespaces(plan: &Plan) -> Result<Vec<(NsKind, OwnedFd)>> {
             Ok((*kind, fd))
         })
         .collect()
-}
-
-/// Writes the new user namespace's uid and gid maps for `pid`. An ordinary
-/// user's maps beyond its own ids go through newuidmap/newgidmap.
-fn write_id_maps(plan: &Plan, pid: i32) -> Result<()> {
-    let ns = &plan.namespaces;
-    if crate::caller::uid() != 0
-        && (crate::subid::needs_helper(&ns.uid_map, crate::caller::uid())
-            || crate::subid::needs_helper(&ns.gid_map, crate::caller::gid()))
-    {
-        return crate::subid::write_with_helpers(pid, &ns.uid_map, &ns.gid_map);
-    }
-    let write = |file: &str, content: &str| std::fs::write(format!("/proc/{pid}/{file}"), content);
-    let fail = |field: &str, file: &str, e: std::io::Error| {
-        Error::config(field, format!("writing /proc/{pid}/{file}: {e}"))
-    };
-    write("uid_map", &plan.namespaces.uid_map)
-        .map_err(|e| fail("linux.uidMappings", "uid_map", e))?;
-    match write("gid_map", &plan.namespaces.gid_map) {
-        Ok(()) => Ok(()),
-        // Without CAP_SETGID in our own namespace (rootless), the kernel
-        // only takes a gid map once setgroups is denied in the new one.
-        Err(e) if e.kind() == std::io::ErrorKind::PermissionDenied => {
-            write("setgroups", "deny").map_err(|e| fail("linux.gidMappings", "setgroups", e))?;
-            write("gid_map", &plan.namespaces.gid_map)
-                .map_err(|e| fail("linux.gidMappings", "gid_map", e))
-        }
-        Err(e) => Err(fail("linux.gidMappings", "gid_map", e)),
-    }
 }
 
 /// The pid (in our namespace) of the process a pidfd refers to.

@@ -1,12 +1,42 @@
-//! Rootless id maps beyond the caller's own id (runs in: parent). An
+//! The id maps of a container's new user namespace (runs in: parent). An
 //! ordinary user may map only its own uid and gid into a new user namespace;
 //! ranges the administrator granted in /etc/subuid and /etc/subgid are
 //! written by the setuid helpers `newuidmap` and `newgidmap` (Debian's
 //! `uidmap` package), as runc and rootlesskit do. We check the grants first,
 //! so a refusal names the field and the reason instead of a helper's exit.
 
+use crate::plan::Plan;
 use crate::{Error, Result};
 use std::process::Command;
+
+/// Writes the new user namespace's uid and gid maps for `pid`. An ordinary
+/// user's maps beyond its own ids go through newuidmap/newgidmap.
+pub fn write_id_maps(plan: &Plan, pid: i32) -> Result<()> {
+    let ns = &plan.namespaces;
+    if crate::caller::uid() != 0
+        && (needs_helper(&ns.uid_map, crate::caller::uid())
+            || needs_helper(&ns.gid_map, crate::caller::gid()))
+    {
+        return write_with_helpers(pid, &ns.uid_map, &ns.gid_map);
+    }
+    let write = |file: &str, content: &str| std::fs::write(format!("/proc/{pid}/{file}"), content);
+    let fail = |field: &str, file: &str, e: std::io::Error| {
+        Error::config(field, format!("writing /proc/{pid}/{file}: {e}"))
+    };
+    write("uid_map", &plan.namespaces.uid_map)
+        .map_err(|e| fail("linux.uidMappings", "uid_map", e))?;
+    match write("gid_map", &plan.namespaces.gid_map) {
+        Ok(()) => Ok(()),
+        // Without CAP_SETGID in our own namespace (rootless), the kernel
+        // only takes a gid map once setgroups is denied in the new one.
+        Err(e) if e.kind() == std::io::ErrorKind::PermissionDenied => {
+            write("setgroups", "deny").map_err(|e| fail("linux.gidMappings", "setgroups", e))?;
+            write("gid_map", &plan.namespaces.gid_map)
+                .map_err(|e| fail("linux.gidMappings", "gid_map", e))
+        }
+        Err(e) => Err(fail("linux.gidMappings", "gid_map", e)),
+    }
+}
 
 /// Whether `map` (uid_map form) needs more than the caller's own `id`.
 pub fn needs_helper(map: &str, id: u32) -> bool {
@@ -49,7 +79,7 @@ pub fn ungranted(map: &str, id: u32, user: &str, grants: &str) -> Vec<String> {
 
 /// Writes the maps of `pid`'s user namespace with the setuid helpers,
 /// after checking the caller's grants.
-pub fn write_with_helpers(pid: i32, uid_map: &str, gid_map: &str) -> Result<()> {
+fn write_with_helpers(pid: i32, uid_map: &str, gid_map: &str) -> Result<()> {
     let uid = crate::caller::uid();
     let gid = crate::caller::gid();
     let user = user_name(uid).unwrap_or_else(|| uid.to_string());

@@ -8,7 +8,8 @@
 //! /proc), `devnull-verify` (masks use whatever /dev/null leads to),
 //! `console-fd` (the pty is bound through a symlink at /dev/console),
 //! `inheritable-caps` (the inheritable set is the permitted set),
-//! `in-root-resolve` (paths in the root resolve like ordinary paths).
+//! `in-root-resolve` (paths in the root resolve like ordinary paths),
+//! `exe-reexec` (husk-runtime runs container setup from its own file).
 
 /// True if protection `name` is switched off in this (test) build.
 #[cfg(feature = "weaken")]

@@ -1,6 +1,6 @@
 //! The escape tests against a deliberately weakened husk-runtime: built once
 //! with the test-only feature `weaken` into its own target directory, each
-//! test below is run again (this same test binary, `--exact`) with one
+//! test below is run again (its test binary, `--exact`) with one
 //! protection switched off by `HUSK_WEAKEN`, and must then FAIL: the attack
 //! gets through. Against the normal build they pass (the plain run).
 
@@ -9,7 +9,7 @@ use std::path::{Path, PathBuf};
 use std::process::Command;
 use std::time::Duration;
 
-/// (test, protection it catches being switched off).
+/// (test, protection it catches being switched off), in this binary.
 const CASES: [(&str, &str); 8] = [
     (
         "cve_2019_16884_fake_proc_receives_no_writes",
@@ -41,6 +41,30 @@ const CASES: [(&str, &str); 8] = [
         "in-root-resolve",
     ),
 ];
+
+/// The same, in `security.rs` (CVE-2019-5736: with CAP_SYS_PTRACE, the
+/// non-dumpable init no longer hides /proc/<pid>/exe; the re-exec must).
+const SECURITY_CASES: [(&str, &str); 1] = [(
+    "neighbour_with_ptrace_cannot_overwrite_the_runtime_binary",
+    "exe-reexec",
+)];
+
+/// Another test binary of this package: cargo puts `<name>-<hash>` next to
+/// this one (the newest, if several builds are around).
+fn sibling_test(name: &str) -> PathBuf {
+    let me = std::env::current_exe().unwrap();
+    let prefix = format!("{name}-");
+    std::fs::read_dir(me.parent().unwrap())
+        .unwrap()
+        .filter_map(Result::ok)
+        .filter(|e| {
+            let n = e.file_name().to_string_lossy().into_owned();
+            n.starts_with(&prefix) && !n.contains('.')
+        })
+        .max_by_key(|e| e.metadata().and_then(|m| m.modified()).ok())
+        .map(|e| e.path())
+        .unwrap_or_else(|| panic!("test binary {name} not found next to {}", me.display()))
+}
 
 fn workspace() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join("../..")
@@ -80,9 +104,11 @@ fn weakened_build_lets_the_attacks_through() {
     }
     let weak = weak_runtime();
     let me = std::env::current_exe().unwrap();
+    let security = sibling_test("security");
+    let cases = CASES.iter().map(|c| (&me, c));
     let mut passed = Vec::new();
-    for (test, protection) in CASES {
-        let mut cmd = Command::new(&me);
+    for (bin, &(test, protection)) in cases.chain(SECURITY_CASES.iter().map(|c| (&security, c))) {
+        let mut cmd = Command::new(bin);
         cmd.args([test, "--exact", "--test-threads=1"])
             .env("HUSK_TEST_RUNTIME", &weak)
             .env("HUSK_TEST_PROBE", common::probe_bin())
