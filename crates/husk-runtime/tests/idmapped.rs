@@ -1,6 +1,9 @@
 //! Idmapped bind mounts (`idmap`, `ridmap`, per-mount `uidMappings` and
 //! `gidMappings`): a host directory is seen through the mount with ids
 //! shifted, and files created inside land on the host with the unshifted ids.
+//! The host directories live in the test's temp dir, on the root filesystem
+//! (ext4 on the machines we run on; xfs and btrfs also take idmapped mounts,
+//! tmpfs only since Linux 6.3).
 #![allow(clippy::unwrap_used)]
 
 mod common;
