@@ -105,8 +105,6 @@ pub struct CreateArgs {
 pub struct ExecArgs {
     pub id: String,
     pub request: husk_runtime::exec::ExecRequest,
-    /// `--apparmor` / `--process-label`: not applied yet (warned about).
-    pub lsm_labels: Vec<String>,
 }
 
 /// Arguments of `run`.
@@ -490,10 +488,8 @@ fn exec_args(a: &mut Args) -> ArgResult<ExecArgs> {
             }
             "c" | "cap" => opts.caps.push(a.value(&f)?),
             "no-new-privs" => opts.no_new_privs = Args::boolean(&f)?,
-            "apparmor" | "process-label" => {
-                let v = a.value(&f)?;
-                e.lsm_labels.push(format!("--{}={v}", f.name));
-            }
+            "apparmor" => opts.apparmor = Some(a.value(&f)?),
+            "process-label" => opts.process_label = Some(a.value(&f)?),
             "d" | "detach" => r.detach = Args::boolean(&f)?,
             "pid-file" => r.pid_file = Some(path(a)?),
             "preserve-fds" => {

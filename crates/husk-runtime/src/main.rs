@@ -23,7 +23,7 @@ fn main() {
         }
     };
     let logger = log::Logger::new(&cli);
-    if cli.command.spawns_container() {
+    if cli.command.spawns_container() && !husk_runtime::weaken::on("exe-reexec") {
         // Never run container setup from a binary the container could reach.
         if let Err(e) = reexec::ensure_sealed_copy() {
             logger.error(&format!("re-exec from sealed copy: {e}"));
@@ -74,11 +74,6 @@ fn dispatch(cli: &Cli, logger: &log::Logger) -> Result<i32, Error> {
             Ok(0)
         }
         Command::Exec(e) => {
-            for label in &e.lsm_labels {
-                logger.warn(&format!(
-                    "exec {label}: LSM labels are not applied by this version of husk-runtime"
-                ));
-            }
             let mut request = e.request.clone();
             if let Some(p) = &request.pid_file {
                 request.pid_file = Some(std::path::absolute(p).unwrap_or_else(|_| p.clone()));

@@ -132,3 +132,183 @@ fn runs_under_unshare_r() {
     assert_eq!(out.kv().get("uid").map(String::as_str), Some("0"), "{out}");
     t.assert_no_leftovers(&id, &b.path);
 }
+
+/// A throwaway system user with a subordinate uid and gid range, made with
+/// useradd/usermod; the range and the user are removed on drop, also when
+/// the test fails, and the backups those tools write (`/etc/passwd-` ...)
+/// are put back as they were.
+struct SubidUser {
+    name: String,
+    uid: u32,
+    gid: u32,
+    range: (u32, u32),
+    backups: Vec<(&'static str, Option<Vec<u8>>)>,
+}
+
+const BACKUPS: [&str; 6] = [
+    "/etc/passwd-",
+    "/etc/group-",
+    "/etc/shadow-",
+    "/etc/gshadow-",
+    "/etc/subuid-",
+    "/etc/subgid-",
+];
+
+/// The backup files' contents, or None where there is none.
+fn save_backups() -> Vec<(&'static str, Option<Vec<u8>>)> {
+    BACKUPS
+        .iter()
+        .map(|p| (*p, std::fs::read(p).ok()))
+        .collect()
+}
+
+impl SubidUser {
+    fn new() -> SubidUser {
+        let pid = std::process::id();
+        let name = format!("husk-t{pid}");
+        // Far from the ranges useradd hands out, and distinct per process.
+        let start = 1_000_000_000 + (pid % 10_000) * 65_536;
+        let range = (start, start + 65_535);
+        let sh = |args: &[&str]| {
+            let mut c = Command::new(args[0]);
+            c.args(&args[1..]);
+            run_cmd(c, Path::new("/"), Duration::from_secs(30))
+        };
+        // The guard exists before anything changes, so a panic below still
+        // removes whatever was made.
+        let mut user = SubidUser {
+            name,
+            uid: 0,
+            gid: 0,
+            range,
+            backups: save_backups(),
+        };
+        sh(&[
+            "useradd",
+            "--system",
+            "--no-create-home",
+            "--shell",
+            "/usr/sbin/nologin",
+            &user.name,
+        ])
+        .ok();
+        let ids = |flag: &str| {
+            sh(&["id", flag, &user.name])
+                .stdout
+                .trim()
+                .parse::<u32>()
+                .unwrap()
+        };
+        (user.uid, user.gid) = (ids("-u"), ids("-g"));
+        let r = format!("{}-{}", range.0, range.1);
+        sh(&[
+            "usermod",
+            "--add-subuids",
+            &r,
+            "--add-subgids",
+            &r,
+            &user.name,
+        ])
+        .ok();
+        user
+    }
+
+    fn run(&self, t: &Test, args: &[&str]) -> Out {
+        let mut c = Command::new(runtime_bin());
+        c.arg("--root")
+            .arg(&t.root)
+            .args(args)
+            .uid(self.uid)
+            .gid(self.gid);
+        run_cmd(c, &t.dir, Duration::from_secs(30))
+    }
+}
+
+impl Drop for SubidUser {
+    fn drop(&mut self) {
+        let r = format!("{}-{}", self.range.0, self.range.1);
+        let _ = Command::new("usermod")
+            .args(["--del-subuids", &r, "--del-subgids", &r, &self.name])
+            .output();
+        let _ = Command::new("userdel").arg(&self.name).output();
+        // Written in place: the files keep their owner and mode.
+        for (path, saved) in &self.backups {
+            let _ = match saved {
+                Some(content) => std::fs::write(path, content),
+                None => std::fs::remove_file(path),
+            };
+        }
+    }
+}
+
+/// An ordinary user maps itself to root and 65536 subordinate ids to
+/// 1..65536: the maps are written by newuidmap/newgidmap, and a file chowned
+/// to 1000 inside belongs to the subordinate id on the host.
+#[test]
+fn subordinate_ranges_are_mapped_with_the_setuid_helpers() {
+    let t = Test::new("subid");
+    let user = SubidUser::new();
+    std::fs::set_permissions(&t.root, std::fs::Permissions::from_mode(0o777)).unwrap();
+    std::fs::set_permissions(&t.dir, std::fs::Permissions::from_mode(0o755)).unwrap();
+    let mut b = t.bundle();
+    b.save();
+    std::fs::remove_file(b.path.join("config.json")).unwrap();
+    let owner = format!("{}:{}", user.uid, user.gid);
+    let chown = |p: &Path| {
+        let mut c = Command::new("chown");
+        c.arg("-R").arg(&owner).arg(p);
+        run_cmd(c, p, Duration::from_secs(30)).ok();
+    };
+    chown(&b.path);
+    user.run(&t, &["spec", "--rootless", "--bundle", b.path_str()])
+        .ok();
+    b.config = serde_json::from_slice(&std::fs::read(b.path.join("config.json")).unwrap()).unwrap();
+    b.config["process"]["terminal"] = serde_json::json!(false);
+    b.config["root"]["readonly"] = serde_json::json!(false);
+    for (key, own) in [("uidMappings", user.uid), ("gidMappings", user.gid)] {
+        b.config["linux"][key] = serde_json::json!([
+            { "containerID": 0, "hostID": own, "size": 1 },
+            { "containerID": 1, "hostID": user.range.0, "size": 65536 }
+        ]);
+    }
+    let caps = serde_json::json!(["CAP_CHOWN"]);
+    for set in ["bounding", "effective", "permitted"] {
+        b.config["process"]["capabilities"][set] = caps.clone();
+    }
+    b.args(&[
+        "/bin/sh",
+        "-c",
+        "cat /proc/self/uid_map; touch /owned && chown 1000:1000 /owned",
+    ]);
+    b.save();
+    chown(&b.path);
+    let id = t.id();
+    let out = user.run(&t, &["run", "--bundle", b.path_str(), &id]);
+    out.ok();
+    let lines: Vec<Vec<&str>> = out
+        .stdout
+        .lines()
+        .map(|l| l.split_whitespace().collect())
+        .collect();
+    let (own, sub) = (user.uid.to_string(), user.range.0.to_string());
+    assert_eq!(
+        lines,
+        [
+            vec!["0", own.as_str(), "1"],
+            vec!["1", sub.as_str(), "65536"]
+        ],
+        "{out}"
+    );
+    let meta = std::fs::metadata(b.rootfs().join("owned")).unwrap();
+    use std::os::unix::fs::MetadataExt;
+    assert_eq!(
+        (meta.uid(), meta.gid()),
+        (user.range.0 + 999, user.range.0 + 999)
+    );
+    t.assert_no_leftovers(&id, &b.path);
+
+    // `nobody` has no subordinate ids: refused, naming the field and the reason.
+    let out = as_nobody(&t, &["run", "--bundle", b.path_str(), &t.id()]);
+    out.failed()
+        .stderr_mentions(&["linux.uidMappings", "not granted", "/etc/subuid"]);
+}

@@ -7,6 +7,11 @@ pub fn uid() -> u32 {
     std::fs::metadata("/proc/self").map_or(0, |m| std::os::unix::fs::MetadataExt::uid(&m))
 }
 
+/// Our gid, as the group of /proc/self shows it.
+pub fn gid() -> u32 {
+    std::fs::metadata("/proc/self").map_or(0, |m| std::os::unix::fs::MetadataExt::gid(&m))
+}
+
 /// True in the host's user namespace (whose uid map is the identity).
 pub fn in_initial_user_namespace() -> bool {
     std::fs::read_to_string("/proc/self/uid_map")

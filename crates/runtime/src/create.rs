@@ -82,7 +82,14 @@ pub fn warn_caps_not_held(p: &crate::plan::ProcessPlan, warn: &dyn Fn(&str)) {
 
 /// Creates the container up to its start gate.
 pub fn create(req: &CreateRequest, mode: Mode, warn: &dyn Fn(&str)) -> Result<Created> {
-    let plan = Plan::load(&req.id, &req.bundle, &req.options)?;
+    let mut plan = Plan::load(&req.id, &req.bundle, &req.options)?;
+    let lsm = crate::plan::lsm::HostLsm::detect();
+    for w in lsm.drop_unavailable(&mut plan.process) {
+        warn(&w);
+    }
+    if let Some(w) = lsm.drop_mount_label(&mut plan.mount_label, &mut plan.mounts) {
+        warn(&w);
+    }
     if !plan.unapplied.is_empty() {
         warn(&format!(
             "not applied by this version of husk-runtime: {}",
@@ -104,6 +111,7 @@ pub fn create(req: &CreateRequest, mode: Mode, warn: &dyn Fn(&str)) -> Result<Cr
         ));
     }
     let join_fds = open_namespaces(&plan)?;
+    let idmapped = crate::idmap::prepare(&plan)?;
     let gate = match mode {
         Mode::Create => {
             let p = dir.fd_path("start.sock");
@@ -134,12 +142,13 @@ pub fn create(req: &CreateRequest, mode: Mode, warn: &dyn Fn(&str)) -> Result<Cr
             dir.forget_in_child();
             drop(chan);
             drop(console_sock);
-            child::run(InitContext::new(&plan, init_chan, gate, join_fds))
+            child::run(InitContext::new(&plan, init_chan, gate, join_fds, idmapped))
         }
         process::Forked::Parent { pid, pidfd } => (pid, pidfd),
     };
     drop(init_chan);
     drop(gate);
+    drop(idmapped);
     let mut first = InitProcess {
         pid,
         pidfd,
@@ -150,7 +159,7 @@ pub fn create(req: &CreateRequest, mode: Mode, warn: &dyn Fn(&str)) -> Result<Cr
     if matches!(plan.namespaces.strategy, Strategy::Clone { .. })
         && plan.namespaces.has_own(NsKind::User)
     {
-        write_id_maps(&plan, pid)?;
+        crate::subid::write_id_maps(&plan, pid)?;
     }
     chan.send(&Msg::Go, &[])?;
     let mut init: Option<InitProcess> = None;
@@ -162,7 +171,7 @@ pub fn create(req: &CreateRequest, mode: Mode, warn: &dyn Fn(&str)) -> Result<Cr
         };
         match msg {
             Msg::MapIds => {
-                write_id_maps(&plan, pid)?;
+                crate::subid::write_id_maps(&plan, pid)?;
                 chan.send(&Msg::Continue, &[])?;
             }
             Msg::InitPid => {
@@ -277,27 +286,6 @@ fn open_namespaces(plan: &Plan) -> Result<Vec<(NsKind, OwnedFd)>> {
             Ok((*kind, fd))
         })
         .collect()
-}
-
-/// Writes the new user namespace's uid and gid maps for `pid`.
-fn write_id_maps(plan: &Plan, pid: i32) -> Result<()> {
-    let write = |file: &str, content: &str| std::fs::write(format!("/proc/{pid}/{file}"), content);
-    let fail = |field: &str, file: &str, e: std::io::Error| {
-        Error::config(field, format!("writing /proc/{pid}/{file}: {e}"))
-    };
-    write("uid_map", &plan.namespaces.uid_map)
-        .map_err(|e| fail("linux.uidMappings", "uid_map", e))?;
-    match write("gid_map", &plan.namespaces.gid_map) {
-        Ok(()) => Ok(()),
-        // Without CAP_SETGID in our own namespace (rootless), the kernel
-        // only takes a gid map once setgroups is denied in the new one.
-        Err(e) if e.kind() == std::io::ErrorKind::PermissionDenied => {
-            write("setgroups", "deny").map_err(|e| fail("linux.gidMappings", "setgroups", e))?;
-            write("gid_map", &plan.namespaces.gid_map)
-                .map_err(|e| fail("linux.gidMappings", "gid_map", e))
-        }
-        Err(e) => Err(fail("linux.gidMappings", "gid_map", e)),
-    }
 }
 
 /// The pid (in our namespace) of the process a pidfd refers to.

@@ -35,8 +35,12 @@ pub fn exec(root: &Path, id: &str, req: &ExecRequest) -> Result<i32> {
             rec.check(Action::Exec)?;
         }
         let spec = crate::spec::load(&rec.bundle)?;
-        let process = plan_exec_process(&spec, &req.options)?;
-        crate::create::warn_caps_not_held(&process, &|w| eprintln!("warning: {w}"));
+        let mut process = plan_exec_process(&spec, &req.options)?;
+        let warn = |w: &str| eprintln!("warning: {w}");
+        crate::create::warn_caps_not_held(&process, &warn);
+        for w in crate::plan::lsm::HostLsm::detect().drop_unavailable(&mut process) {
+            warn(&w);
+        }
         let join_fds = namespaces_of(rec.pid)?;
         // The fds pin the namespaces; make sure they were still the container's.
         if rec.status() == Status::Stopped {

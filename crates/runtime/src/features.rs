@@ -15,9 +15,9 @@ pub fn features() -> Value {
         "ociVersionMax": "1.3.0",
         "hooks": ["prestart", "createRuntime", "createContainer", "startContainer", "poststart", "poststop"],
         "mountOptions": [
-            "async", "atime", "bind", "defaults", "dev", "diratime", "exec", "noatime", "nodev",
+            "async", "atime", "bind", "defaults", "dev", "diratime", "exec", "idmap", "noatime", "nodev",
             "nodiratime", "noexec", "norelatime", "nostrictatime", "nosuid", "nosymfollow",
-            "private", "rbind", "relatime", "remount", "ro", "rprivate", "rshared", "rslave",
+            "private", "rbind", "relatime", "ridmap", "remount", "ro", "rprivate", "rshared", "rslave",
             "runbindable", "rw", "shared", "slave", "strictatime", "suid", "symfollow", "unbindable",
             "rro", "rrw", "rnosuid", "rsuid", "rnodev", "rdev", "rnoexec", "rexec", "rnoatime",
             "ratime", "rrelatime", "rstrictatime", "rnodiratime", "rdiratime", "rnosymfollow", "rsymfollow"
@@ -27,10 +27,10 @@ pub fn features() -> Value {
             "capabilities": caps,
             "cgroup": { "v1": v1, "v2": v2, "systemd": false, "systemdUser": false, "rdma": false },
             "seccomp": { "enabled": false },
-            "apparmor": { "enabled": false },
-            "selinux": { "enabled": false },
+            "apparmor": { "enabled": true },
+            "selinux": { "enabled": true },
             "intelRdt": { "enabled": false },
-            "mountExtensions": { "idmap": { "enabled": false } }
+            "mountExtensions": { "idmap": { "enabled": true } }
         },
         "annotations": {
             "io.github.husk.version": env!("CARGO_PKG_VERSION")

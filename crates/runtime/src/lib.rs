@@ -15,12 +15,15 @@ pub mod error;
 pub mod exec;
 pub mod features;
 pub mod hooks;
+pub mod idmap;
 pub mod ops;
 pub mod plan;
 pub mod relay;
 pub mod rootpath;
 pub mod spec;
 pub mod state;
+pub mod subid;
 pub mod time;
+pub mod weaken;
 
 pub use error::{Error, Result};

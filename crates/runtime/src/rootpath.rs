@@ -8,7 +8,13 @@ use husk_sys::{Errno, Result};
 use std::os::fd::{AsFd, BorrowedFd, OwnedFd};
 use std::path::{Component, Path, PathBuf};
 
-const RESOLVE: u64 = RESOLVE_IN_ROOT | RESOLVE_NO_MAGICLINKS;
+/// How every path below the root is resolved.
+fn resolve() -> u64 {
+    if crate::weaken::on("in-root-resolve") {
+        return RESOLVE_NO_MAGICLINKS;
+    }
+    RESOLVE_IN_ROOT | RESOLVE_NO_MAGICLINKS
+}
 
 /// An open container root.
 #[derive(Debug)]
@@ -52,7 +58,7 @@ impl Root {
 
     /// Opens `p` (absolute, inside the root) with `flags`.
     pub fn open(&self, p: &Path, flags: i32) -> Result<OwnedFd> {
-        sysfs::openat2(self.fd.as_fd(), &relative(p), flags, 0, RESOLVE)
+        sysfs::openat2(self.fd.as_fd(), &relative(p), flags, 0, resolve())
     }
 
     /// Opens `p` with O_PATH, creating missing directories on the way
@@ -146,7 +152,13 @@ impl Root {
             Ok(()) | Err(Errno(libc::EEXIST)) => {}
             Err(e) => return Err(e),
         }
-        sysfs::openat2(parent.as_fd(), &name, O_PATH | libc::O_NOFOLLOW, 0, RESOLVE)
+        sysfs::openat2(
+            parent.as_fd(),
+            &name,
+            O_PATH | libc::O_NOFOLLOW,
+            0,
+            resolve(),
+        )
     }
 
     /// Opens `p`'s parent directory (created if missing) for *at calls, and
@@ -161,7 +173,7 @@ impl Root {
             Path::new("."),
             O_DIRECTORY | sysfs::O_RDONLY,
             0,
-            RESOLVE,
+            resolve(),
         )?;
         Ok((parent, name))
     }

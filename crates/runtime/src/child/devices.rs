@@ -93,6 +93,11 @@ pub fn create_links(root: &Root) -> Step<()> {
 /// a file, and an image may ship a /dev/null that is a symlink or a file.
 pub fn trusted_dev_null() -> Step<OwnedFd> {
     let root = Root::current().step(|| "open /".into())?;
+    if crate::weaken::on("devnull-verify") {
+        return root
+            .open(Path::new("/dev/null"), O_PATH)
+            .step(|| "open /dev/null".into());
+    }
     let fd = root
         .open(Path::new("/dev/null"), O_PATH | O_NOFOLLOW)
         .step(|| "open /dev/null".into())?;
@@ -146,9 +151,12 @@ fn attach_terminal(peer: &OwnedFd) -> Step<()> {
 pub fn setup_console(plan: &Plan) -> Step<OwnedFd> {
     let root = Root::current().step(|| "open /".into())?;
     let (master, peer) = open_pty(&root, plan.process.console_size)?;
-    let console = root
-        .replace_with_file(Path::new("/dev/console"))
-        .step(|| "create /dev/console".into())?;
+    let console = if crate::weaken::on("console-fd") {
+        root.ensure_file(Path::new("/dev/console"))
+    } else {
+        root.replace_with_file(Path::new("/dev/console"))
+    }
+    .step(|| "create /dev/console".into())?;
     let tree = mount::clone_tree(peer.as_fd(), false).step(|| "bind pty on /dev/console".into())?;
     mount::move_mount_onto(tree.as_fd(), console.as_fd())
         .step(|| "bind pty on /dev/console".into())?;

@@ -59,6 +59,10 @@ fn setup_and_exec(ctx: &ExecContext<'_>) -> Step<Infallible> {
         let master = devices::open_exec_terminal(p)?;
         send(ctx, &Msg::Console, &[master.as_fd()])?;
     }
+    if p.apparmor_profile.is_some() || p.selinux_label.is_some() {
+        let proc = super::procfs::open_trusted()?;
+        super::procfs::set_exec_labels(p, &proc)?;
+    }
     identity::set_rlimits(p)?;
     identity::switch_user(p)?;
     identity::enter_cwd(p)?;

@@ -43,7 +43,12 @@ pub fn switch_user(process: &ProcessPlan) -> Step<()> {
     privs::set_gid(p.gid).step(|| format!("setgid {} (process.user.gid)", p.gid))?;
     privs::set_uid(p.uid).step(|| format!("setuid {} (process.user.uid)", p.uid))?;
     privs::set_keep_caps(false).step(|| "prctl PR_SET_KEEPCAPS".into())?;
-    privs::capset(p.caps.effective, p.caps.permitted, p.caps.inheritable)
+    let inheritable = if crate::weaken::on("inheritable-caps") {
+        p.caps.permitted
+    } else {
+        p.caps.inheritable
+    };
+    privs::capset(p.caps.effective, p.caps.permitted, inheritable)
         .step(|| "capset (process.capabilities)".into())?;
     privs::clear_ambient().step(|| "clear ambient capabilities".into())?;
     // The kernel only keeps ambient capabilities that are both permitted and

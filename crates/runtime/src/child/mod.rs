@@ -66,6 +66,8 @@ pub struct InitContext<'a> {
     pub gate: Gate,
     /// Namespaces to join, opened by the parent, user first.
     pub join_fds: Vec<(NsKind, OwnedFd)>,
+    /// Idmapped bind mounts the parent built, by index in `plan.mounts`.
+    pub idmapped: Vec<(usize, OwnedFd)>,
     /// Set once `start` has connected (create/start split).
     start_conn: RefCell<Option<std::os::unix::net::UnixStream>>,
 }
@@ -77,12 +79,14 @@ impl<'a> InitContext<'a> {
         chan: Channel,
         gate: Gate,
         join_fds: Vec<(NsKind, OwnedFd)>,
+        idmapped: Vec<(usize, OwnedFd)>,
     ) -> Self {
         InitContext {
             plan,
             chan,
             gate,
             join_fds,
+            idmapped,
             start_conn: RefCell::new(None),
         }
     }
@@ -141,7 +145,7 @@ fn setup_and_exec(ctx: &InitContext<'_>) -> Step<Infallible> {
     namespaces::set_time_offsets(plan, &proc)?;
     // Build the root filesystem while the host's paths are still visible.
     let root = rootfs::prepare(plan)?;
-    rootfs::mount_all(plan, &root)?;
+    rootfs::mount_all(plan, &root, &ctx.idmapped)?;
     devices::create_nodes(plan, &root)?;
     devices::create_links(&root)?;
     // Like runc: a missing working directory is created (as root, now).
@@ -171,6 +175,7 @@ fn setup_and_exec(ctx: &InitContext<'_>) -> Step<Infallible> {
     join_keyring(plan)?;
     procfs::write_sysctls(plan, &proc)?;
     procfs::set_oom_score_adj(plan, &proc)?;
+    procfs::set_exec_labels(&plan.process, &proc)?;
     drop(proc);
     rootfs::make_root_readonly(plan)?;
     identity::set_rlimits(&plan.process)?;

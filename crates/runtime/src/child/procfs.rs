@@ -4,7 +4,7 @@
 //! without crossing into another mount.
 
 use super::{fail, Step, StepContext};
-use crate::plan::Plan;
+use crate::plan::{lsm, Plan, ProcessPlan};
 use husk_sys::fs::{
     self as sysfs, O_DIRECTORY, O_PATH, RESOLVE_BENEATH, RESOLVE_NO_MAGICLINKS,
     RESOLVE_NO_SYMLINKS, RESOLVE_NO_XDEV,
@@ -40,10 +40,15 @@ pub fn open_trusted() -> Step<OwnedFd> {
     Ok(fd)
 }
 
+const RESOLVE: u64 =
+    RESOLVE_BENEATH | RESOLVE_NO_SYMLINKS | RESOLVE_NO_MAGICLINKS | RESOLVE_NO_XDEV;
+
 /// Writes `value` to `rel` below the trusted proc handle.
 pub fn write(proc: &OwnedFd, rel: &Path, value: &str) -> std::io::Result<()> {
-    let resolve = RESOLVE_BENEATH | RESOLVE_NO_SYMLINKS | RESOLVE_NO_MAGICLINKS | RESOLVE_NO_XDEV;
-    let fd = sysfs::openat2(proc.as_fd(), rel, sysfs::O_WRONLY, 0, resolve)?;
+    if crate::weaken::on("procfs-verify") {
+        return std::fs::write(Path::new("/proc").join(rel), value);
+    }
+    let fd = sysfs::openat2(proc.as_fd(), rel, sysfs::O_WRONLY, 0, RESOLVE)?;
     let mut f = std::fs::File::from(fd);
     f.write_all(value.as_bytes())
 }
@@ -70,4 +75,34 @@ pub fn set_oom_score_adj(plan: &Plan, proc: &OwnedFd) -> Step<()> {
     let rel = format!("{}/oom_score_adj", process::getpid());
     write(proc, Path::new(&rel), &adj.to_string())
         .map_err(|e| fail("write oom_score_adj", e.to_string()))
+}
+
+/// `process.apparmorProfile` and `process.selinuxLabel`, written to our own
+/// task's attr files; the kernel applies them at the next exec. Through the
+/// trusted procfs, so a fake /proc cannot swallow them (CVE-2019-16884).
+pub fn set_exec_labels(p: &ProcessPlan, proc: &OwnedFd) -> Step<()> {
+    // `thread-self` is a symlink, which the trusted resolution refuses; we are
+    // single-threaded, so our one task has the pid's number.
+    let pid = process::getpid();
+    let task = Path::new(&format!("{pid}/task/{pid}")).to_path_buf();
+    if let Some(profile) = &p.apparmor_profile {
+        let dir = task.join("attr/apparmor");
+        let has_dir = sysfs::openat2(proc.as_fd(), &dir, O_PATH | O_DIRECTORY, 0, RESOLVE).is_ok();
+        write(
+            proc,
+            &task.join(lsm::exec_attr(true, has_dir)),
+            &format!("exec {profile}"),
+        )
+        .map_err(|e| {
+            fail(
+                format!("apply process.apparmorProfile {profile}"),
+                e.to_string(),
+            )
+        })?;
+    }
+    if let Some(label) = &p.selinux_label {
+        write(proc, &task.join(lsm::exec_attr(false, false)), label)
+            .map_err(|e| fail(format!("apply process.selinuxLabel {label}"), e.to_string()))?;
+    }
+    Ok(())
 }

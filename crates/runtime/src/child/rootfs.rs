@@ -26,8 +26,9 @@ pub fn prepare(plan: &Plan) -> Step<Root> {
     Ok(Root::new(dir))
 }
 
-/// Applies every entry of `mounts`, in order.
-pub fn mount_all(plan: &Plan, root: &Root) -> Step<()> {
+/// Applies every entry of `mounts`, in order. `idmapped` holds the trees
+/// the parent made for idmapped binds, by mount index.
+pub fn mount_all(plan: &Plan, root: &Root, idmapped: &[(usize, OwnedFd)]) -> Step<()> {
     // Without a cgroup namespace of its own (new or joined), the container
     // would see the host's whole cgroup tree.
     let host_cgroupns = !plan.namespaces.has_own(crate::plan::NsKind::Cgroup)
@@ -36,19 +37,32 @@ pub fn mount_all(plan: &Plan, root: &Root) -> Step<()> {
             .join
             .iter()
             .any(|(k, _)| *k == crate::plan::NsKind::Cgroup);
-    for m in &plan.mounts {
-        mount_one(m, root, host_cgroupns)?;
+    for (i, m) in plan.mounts.iter().enumerate() {
+        let tree = idmapped.iter().find(|(k, _)| *k == i).map(|(_, t)| t);
+        mount_one(m, root, tree, host_cgroupns)?;
     }
     Ok(())
 }
 
-fn mount_one(m: &MountPlan, root: &Root, host_cgroupns: bool) -> Step<()> {
+fn mount_one(
+    m: &MountPlan,
+    root: &Root,
+    idmapped: Option<&OwnedFd>,
+    host_cgroupns: bool,
+) -> Step<()> {
     let dest = m.destination.display().to_string();
     match &m.kind {
         MountKind::Bind { source, recursive } => {
-            let src = sysfs::open(source, O_PATH, 0)
-                .step(|| format!("open bind source {}", source.display()))?;
-            let is_dir = sysfs::fstat(src.as_fd())
+            let show = || format!("bind {} on {dest}", source.display());
+            let tree = match idmapped {
+                Some(tree) => tree.try_clone().map_err(|e| fail(show(), e.to_string()))?,
+                None => {
+                    let src = sysfs::open(source, O_PATH, 0)
+                        .step(|| format!("open bind source {}", source.display()))?;
+                    mount::clone_tree(src.as_fd(), *recursive).step(show)?
+                }
+            };
+            let is_dir = sysfs::fstat(tree.as_fd())
                 .step(|| format!("stat {}", source.display()))?
                 .st_mode
                 & libc::S_IFMT
@@ -59,11 +73,8 @@ fn mount_one(m: &MountPlan, root: &Root, host_cgroupns: bool) -> Step<()> {
                 root.ensure_file(&m.destination)
             }
             .step(|| format!("create mount point {dest}"))?;
-            let tree = mount::clone_tree(src.as_fd(), *recursive)
-                .step(|| format!("bind {} on {dest}", source.display()))?;
             set_attrs(tree.as_fd(), m).step(|| format!("set options of {dest}"))?;
-            mount::move_mount_onto(tree.as_fd(), target.as_fd())
-                .step(|| format!("bind {} on {dest}", source.display()))?;
+            mount::move_mount_onto(tree.as_fd(), target.as_fd()).step(show)?;
         }
         MountKind::Fs { fstype, source } => {
             let target = root

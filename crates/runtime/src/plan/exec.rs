@@ -26,6 +26,10 @@ pub struct ExecOptions {
     pub caps: Vec<String>,
     pub no_new_privs: bool,
     pub preserve_fds: u32,
+    /// `--apparmor`: the AppArmor profile for the process.
+    pub apparmor: Option<String>,
+    /// `--process-label`: the SELinux label for the process.
+    pub process_label: Option<String>,
 }
 
 /// The exec'd process, planned.
@@ -112,6 +116,12 @@ fn from_command_line(spec: &Spec, o: &ExecOptions) -> Result<Process> {
     }
     if o.no_new_privs {
         p.set_no_new_privileges(Some(true));
+    }
+    if o.apparmor.is_some() {
+        p.set_apparmor_profile(o.apparmor.clone());
+    }
+    if o.process_label.is_some() {
+        p.set_selinux_label(o.process_label.clone());
     }
     Ok(p)
 }

@@ -5,6 +5,8 @@
 pub mod caps;
 pub mod devices;
 pub mod exec;
+pub mod idmap;
+pub mod lsm;
 pub mod mounts;
 pub mod namespaces;
 pub mod process;
@@ -16,6 +18,7 @@ use std::path::{Path, PathBuf};
 
 pub use caps::CapSets;
 pub use devices::DevicePlan;
+pub use idmap::IdMapPlan;
 pub use mounts::{MountKind, MountPlan};
 pub use namespaces::{NamespacePlan, Strategy};
 pub use process::ProcessPlan;
@@ -62,6 +65,8 @@ pub struct Plan {
     pub namespaces: NamespacePlan,
     pub mounts: Vec<MountPlan>,
     pub devices: Vec<DevicePlan>,
+    /// `linux.mountLabel` (already added to the mounts' data).
+    pub mount_label: Option<String>,
     pub masked_paths: Vec<PathBuf>,
     pub readonly_paths: Vec<PathBuf>,
     pub hostname: Option<String>,
@@ -158,8 +163,11 @@ impl Plan {
             .iter()
             .flatten()
             .enumerate()
-            .map(|(i, m)| mounts::plan_mount(i, m, bundle))
+            .map(|(i, m)| mounts::plan_mount(i, m, bundle, &namespaces))
             .collect::<Result<Vec<_>>>()?;
+        let mount_label = linux.mount_label().clone().filter(|l| !l.is_empty());
+        let mut mounts = mounts;
+        lsm::label_mounts(&mut mounts, mount_label.as_deref());
         let devices = devices::plan_devices(linux.devices().as_deref().unwrap_or_default())?;
         let (propagation_before, propagation_after) =
             propagation(linux.rootfs_propagation().as_deref())?;
@@ -196,6 +204,7 @@ impl Plan {
             namespaces,
             mounts,
             devices,
+            mount_label,
             masked_paths: absolute_list("linux.maskedPaths", linux.masked_paths())?,
             readonly_paths: absolute_list("linux.readonlyPaths", linux.readonly_paths())?,
             hostname,
@@ -233,7 +242,6 @@ fn unapplied(spec: &Spec, linux: &oci_spec::runtime::Linux) -> Vec<&'static str>
         }
     };
     note(linux.seccomp().is_some(), "linux.seccomp");
-    note(linux.mount_label().is_some(), "linux.mountLabel");
     note(linux.intel_rdt().is_some(), "linux.intelRdt");
     note(linux.personality().is_some(), "linux.personality");
     note(
@@ -242,8 +250,6 @@ fn unapplied(spec: &Spec, linux: &oci_spec::runtime::Linux) -> Vec<&'static str>
     );
     note(linux.memory_policy().is_some(), "linux.memoryPolicy");
     if let Some(p) = spec.process() {
-        note(p.apparmor_profile().is_some(), "process.apparmorProfile");
-        note(p.selinux_label().is_some(), "process.selinuxLabel");
         note(p.scheduler().is_some(), "process.scheduler");
         note(p.io_priority().is_some(), "process.ioPriority");
         note(p.exec_cpu_affinity().is_some(), "process.execCPUAffinity");

@@ -1,6 +1,8 @@
 //! Mount entries of the spec turned into mount plans: options parsed into
 //! flags, attributes and filesystem data, sources resolved, kinds decided.
 
+use super::idmap::{plan_idmap, IdMapPlan};
+use super::namespaces::NamespacePlan;
 use crate::{Error, Result};
 use husk_sys::mount::{attr, MS_PRIVATE, MS_REC, MS_SHARED, MS_SLAVE, MS_UNBINDABLE};
 use oci_spec::runtime::Mount;
@@ -35,10 +37,13 @@ pub struct MountPlan {
     pub propagation: u64,
     /// Filesystem-specific options (`size=64m`, `mode=755`, `newinstance`).
     pub data: Vec<String>,
+    /// Set for an idmapped bind mount.
+    pub idmap: Option<IdMapPlan>,
 }
 
-/// Parses one spec mount. `bundle` anchors relative bind sources.
-pub fn plan_mount(index: usize, m: &Mount, bundle: &Path) -> Result<MountPlan> {
+/// Parses one spec mount. `bundle` anchors relative bind sources; `ns`
+/// holds the container's id maps, which `idmap` alone applies.
+pub fn plan_mount(index: usize, m: &Mount, bundle: &Path, ns: &NamespacePlan) -> Result<MountPlan> {
     let field = |f: &str| format!("mounts[{index}].{f}");
     let destination = clean_absolute(m.destination()).ok_or_else(|| {
         Error::config(
@@ -55,10 +60,16 @@ pub fn plan_mount(index: usize, m: &Mount, bundle: &Path) -> Result<MountPlan> {
         rec_clear: 0,
         propagation: 0,
         data: Vec::new(),
+        idmap: None,
     };
     let mut bind = None;
+    let mut idmap = None;
     for opt in m.options().iter().flatten() {
-        apply_option(&mut plan, &mut bind, opt);
+        match opt.as_str() {
+            "idmap" => idmap = Some(false),
+            "ridmap" => idmap = Some(true),
+            _ => apply_option(&mut plan, &mut bind, opt),
+        }
     }
     let fstype = m.typ().clone().unwrap_or_default();
     if bind.is_none() && fstype == "bind" {
@@ -95,6 +106,8 @@ pub fn plan_mount(index: usize, m: &Mount, bundle: &Path) -> Result<MountPlan> {
             fstype,
         },
     };
+    let is_bind = matches!(plan.kind, MountKind::Bind { .. });
+    plan.idmap = plan_idmap(index, m, idmap, is_bind, ns)?;
     Ok(plan)
 }
 
@@ -198,6 +211,11 @@ mod tests {
 
     fn mount(json: &str) -> Mount {
         serde_json::from_str(json).unwrap()
+    }
+
+    fn plan_mount(index: usize, m: &Mount, bundle: &Path) -> Result<MountPlan> {
+        let ns = NamespacePlan::from_spec(&oci_spec::runtime::Linux::default()).unwrap();
+        super::plan_mount(index, m, bundle, &ns)
     }
 
     #[test]

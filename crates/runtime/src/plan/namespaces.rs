@@ -171,22 +171,7 @@ fn id_maps(linux: &Linux, user_new: bool, user_joined: bool) -> Result<(String, 
                 "a new user namespace needs at least one mapping",
             ));
         }
-        let mut out = String::new();
-        for (i, m) in maps.iter().enumerate() {
-            if m.size() == 0 {
-                return Err(Error::config(
-                    format!("linux.{field}[{i}].size"),
-                    "must not be zero",
-                ));
-            }
-            out.push_str(&format!(
-                "{} {} {}\n",
-                m.container_id(),
-                m.host_id(),
-                m.size()
-            ));
-        }
-        Ok(out)
+        render_maps(&format!("linux.{field}"), maps)
     };
     let has_maps = linux.uid_mappings().as_ref().is_some_and(|m| !m.is_empty())
         || linux.gid_mappings().as_ref().is_some_and(|m| !m.is_empty());
@@ -203,6 +188,26 @@ fn id_maps(linux: &Linux, user_new: bool, user_joined: bool) -> Result<(String, 
         render("uidMappings", linux.uid_mappings())?,
         render("gidMappings", linux.gid_mappings())?,
     ))
+}
+
+/// Id mappings in `/proc/<pid>/uid_map` form; `field` names the list in errors.
+pub fn render_maps(field: &str, maps: &[LinuxIdMapping]) -> Result<String> {
+    let mut out = String::new();
+    for (i, m) in maps.iter().enumerate() {
+        if m.size() == 0 {
+            return Err(Error::config(
+                format!("{field}[{i}].size"),
+                "must not be zero",
+            ));
+        }
+        out.push_str(&format!(
+            "{} {} {}\n",
+            m.container_id(),
+            m.host_id(),
+            m.size()
+        ));
+    }
+    Ok(out)
 }
 
 fn time_offsets(linux: &Linux, time_new: bool) -> Result<String> {

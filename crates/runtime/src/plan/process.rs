@@ -33,6 +33,10 @@ pub struct ProcessPlan {
     pub console_size: Option<(u16, u16)>,
     /// Fds 3 .. 3+N that survive into the container.
     pub preserve_fds: u32,
+    /// `process.apparmorProfile`, applied at exec.
+    pub apparmor_profile: Option<String>,
+    /// `process.selinuxLabel`, applied at exec.
+    pub selinux_label: Option<String>,
 }
 
 const DEFAULT_PATH: &str = "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin";
@@ -134,6 +138,8 @@ impl ProcessPlan {
                 )
             }),
             preserve_fds,
+            apparmor_profile: p.apparmor_profile().clone().filter(|s| !s.is_empty()),
+            selinux_label: p.selinux_label().clone().filter(|s| !s.is_empty()),
         })
     }
 }
