@@ -146,7 +146,7 @@ pub fn update(root: &Path, id: &str, resources: &oci_spec::runtime::LinuxResourc
             "{id}: the container has no cgroup to update"
         )));
     }
-    husk_cgroups::Cgroup::from_dirs(rec.cgroup.clone()).update(resources)?;
+    husk_cgroups::Cgroup::from_dirs(rec.cgroup.clone()).update(resources, &rec.device_rules)?;
     Ok(())
 }
 
@@ -221,6 +221,13 @@ fn signal_container(rec: &Record, sig: i32, all: bool) -> Result<()> {
             status: "stopped".into(),
             action: "kill",
         });
+    }
+    // SIGKILL to all: v2's cgroup.kill, at once and race-free, if there is one.
+    if all && sig == libc::SIGKILL && !rec.cgroup.is_empty() {
+        let cg = husk_cgroups::Cgroup::from_dirs(rec.cgroup.clone());
+        if cg.kill_all()? {
+            return Ok(());
+        }
     }
     if all {
         for pid in processes_of(rec) {
