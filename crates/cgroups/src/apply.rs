@@ -239,4 +239,3 @@ pub(crate) fn inherit_cpuset(dir: &Path) -> Result<()> {
     }
     Ok(())
 }
-

@@ -263,15 +263,20 @@ mod tests {
         assert_eq!(read("blkio/c1/blkio.bfq.weight"), "300");
         assert_eq!(read("unified/c1/hugetlb.2MB.max"), "2097152");
         assert_eq!(read("unified/cgroup.subtree_control"), "+hugetlb");
-        let r: LinuxResources =
-            serde_json::from_str(r#"{"unified":{"memory.high":"1"}}"#).unwrap();
+        let r: LinuxResources = serde_json::from_str(r#"{"unified":{"memory.high":"1"}}"#).unwrap();
         let e = cg.update(&r, &[]).unwrap_err().to_string();
         assert!(e.contains("memory controller is in a v1 hierarchy"), "{e}");
         let r: LinuxResources = serde_json::from_str(r#"{"cpu":{"shares":2}}"#).unwrap();
         let c2 = Cgroup::locate(&host, Path::new("/c2"));
         let e = c2.create(Some(&r), &[]).unwrap_err().to_string();
-        assert_eq!(e, "linux.resources.cpu: the cpu controller is not available on this host");
-        assert!(c2.dirs().iter().all(|d| !d.exists()), "a directory was made");
+        assert_eq!(
+            e,
+            "linux.resources.cpu: the cpu controller is not available on this host"
+        );
+        assert!(
+            c2.dirs().iter().all(|d| !d.exists()),
+            "a directory was made"
+        );
         std::fs::remove_dir_all(&root).unwrap();
     }
 }

@@ -68,7 +68,12 @@ impl Rule {
                 'r' => ACC_READ,
                 'w' => ACC_WRITE,
                 'm' => ACC_MKNOD,
-                _ => return Err(unsupported(&field(), format!("access {c:?} is not r, w or m"))),
+                _ => {
+                    return Err(unsupported(
+                        &field(),
+                        format!("access {c:?} is not r, w or m"),
+                    ))
+                }
             };
         }
         let rule = Rule {

@@ -103,7 +103,10 @@ fn bad_rules_name_the_entry() {
     let e = program(&rules(r#"[{"allow":true,"type":"c","access":"rx"}]"#))
         .unwrap_err()
         .to_string();
-    assert!(e.contains("linux.resources.devices[0]") && e.contains("'x'"), "{e}");
+    assert!(
+        e.contains("linux.resources.devices[0]") && e.contains("'x'"),
+        "{e}"
+    );
     let e = program(&rules(r#"[{"allow":true,"type":"c","major":4294967296}]"#))
         .unwrap_err()
         .to_string();

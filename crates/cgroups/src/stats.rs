@@ -97,7 +97,9 @@ impl Cgroup {
             self.dir_with(&f).map(|d| (d, p))
         });
         if let Some((d, prefix)) = v1 {
-            let entries = |f: &str| v1_blkio_entries(&read(&d.join(format!("{prefix}{f}"))).unwrap_or_default());
+            let entries = |f: &str| {
+                v1_blkio_entries(&read(&d.join(format!("{prefix}{f}"))).unwrap_or_default())
+            };
             return json!({
                 "ioServiceBytesRecursive": entries("io_service_bytes_recursive"),
                 "ioServicedRecursive": entries("io_serviced_recursive"),
@@ -122,17 +124,25 @@ impl Cgroup {
                 };
                 let f = |file: &str| d.join(format!("hugetlb.{file}"));
                 if let Some(size) = rest.strip_suffix(".usage_in_bytes") {
-                    out.insert(size.into(), json!({
-                        "usage": num(&f(rest)),
-                        "max": num(&f(&format!("{size}.max_usage_in_bytes"))),
-                        "failcnt": num(&f(&format!("{size}.failcnt"))),
-                    }));
-                } else if let Some(size) = rest.strip_suffix(".current").filter(|s| !s.contains('.')) {
+                    out.insert(
+                        size.into(),
+                        json!({
+                            "usage": num(&f(rest)),
+                            "max": num(&f(&format!("{size}.max_usage_in_bytes"))),
+                            "failcnt": num(&f(&format!("{size}.failcnt"))),
+                        }),
+                    );
+                } else if let Some(size) =
+                    rest.strip_suffix(".current").filter(|s| !s.contains('.'))
+                {
                     let events = keyed(&f(&format!("{size}.events")));
-                    out.insert(size.into(), json!({
-                        "usage": num(&f(rest)),
-                        "failcnt": events.get("max").and_then(Value::as_u64).unwrap_or(0),
-                    }));
+                    out.insert(
+                        size.into(),
+                        json!({
+                            "usage": num(&f(rest)),
+                            "failcnt": events.get("max").and_then(Value::as_u64).unwrap_or(0),
+                        }),
+                    );
                 }
             }
         }
@@ -185,8 +195,12 @@ fn v2_io_entries(text: &str) -> (Vec<Value>, Vec<Value>) {
             continue;
         };
         for kv in it {
-            let Some((k, v)) = kv.split_once('=') else { continue };
-            let Ok(value) = v.parse::<u64>() else { continue };
+            let Some((k, v)) = kv.split_once('=') else {
+                continue;
+            };
+            let Ok(value) = v.parse::<u64>() else {
+                continue;
+            };
             let (list, op) = match k {
                 "rbytes" => (&mut bytes, "Read"),
                 "wbytes" => (&mut bytes, "Write"),
@@ -210,9 +224,16 @@ mod tests {
     fn blkio_lines_become_runcs_entries() {
         let v1 = v1_blkio_entries("254:0 Read 4096\n254:0 Write 0\nTotal 4096\n");
         assert_eq!(v1.len(), 2);
-        assert_eq!(v1[0], json!({"major": 254, "minor": 0, "op": "Read", "value": 4096}));
-        let (bytes, ios) = v2_io_entries("1:0 rbytes=512 wbytes=1024 rios=1 wios=2 dbytes=0 dios=0\n");
-        assert_eq!(bytes[1], json!({"major": 1, "minor": 0, "op": "Write", "value": 1024}));
+        assert_eq!(
+            v1[0],
+            json!({"major": 254, "minor": 0, "op": "Read", "value": 4096})
+        );
+        let (bytes, ios) =
+            v2_io_entries("1:0 rbytes=512 wbytes=1024 rios=1 wios=2 dbytes=0 dios=0\n");
+        assert_eq!(
+            bytes[1],
+            json!({"major": 1, "minor": 0, "op": "Write", "value": 1024})
+        );
         assert_eq!(ios[0]["value"], 1);
         assert_eq!(bytes.len(), 3);
     }

@@ -203,7 +203,12 @@ fn cgroup_v2_in_a_vm() {
         json!({"destination": "/dev/kmsg2", "type": "bind", "source": "/dev/kmsg", "options": ["bind"]}),
     );
     fs::write(ird.join("b/dev/config.json"), dev.to_string()).unwrap();
-    let mut into = bundle(&ird.join("b/into"), &["/bin/cat", "/proc/self/cgroup"], json!({}), None);
+    let mut into = bundle(
+        &ird.join("b/into"),
+        &["/bin/cat", "/proc/self/cgroup"],
+        json!({}),
+        None,
+    );
     into["linux"]["cgroupsPath"] = json!("/into");
     fs::write(ird.join("b/into/config.json"), into.to_string()).unwrap();
     bundle(
@@ -277,7 +282,11 @@ fn cgroup_v2_in_a_vm() {
     assert_eq!(get("stats_pids"), "limit:20", "{results:?}");
     assert_eq!(get("removed"), "yes", "{results:?}");
     assert_eq!(get("cgroupns"), "0::/", "{results:?}");
-    assert_eq!(get("io_max"), "1:0_rbps=1048576_wbps=max_riops=max_wiops=100", "{results:?}");
+    assert_eq!(
+        get("io_max"),
+        "1:0_rbps=1048576_wbps=max_riops=max_wiops=100",
+        "{results:?}"
+    );
     assert_eq!(get("io_weight"), "default_4950", "{results:?}");
     assert_eq!(get("swap_max"), "33554432", "{results:?}");
     assert_eq!(get("hugetlb_max"), "2097152", "{results:?}");

@@ -58,7 +58,10 @@ fn blkio_weight_and_throttles_are_set_and_seen_inside() {
         &id,
         json!({"blockIO": {"weight": 300, "throttleReadBpsDevice": dev(1_048_576),
             "throttleWriteIOPSDevice": dev(100)}}),
-        &["/bin/cat", "/sys/fs/cgroup/blkio/blkio.throttle.read_bps_device"],
+        &[
+            "/bin/cat",
+            "/sys/fs/cgroup/blkio/blkio.throttle.read_bps_device",
+        ],
     );
     t.rt(&["create", "--bundle", b.path_str(), &id]).ok();
     let dir = PathBuf::from(format!("/sys/fs/cgroup/blkio/{id}"));
@@ -93,7 +96,10 @@ fn blkio_weight_and_throttles_are_set_and_seen_inside() {
         &t,
         &t.id(),
         json!({"blockIO": {"throttleReadBpsDevice": dev(4096)}}),
-        &["/bin/cat", "/sys/fs/cgroup/blkio/blkio.throttle.read_bps_device"],
+        &[
+            "/bin/cat",
+            "/sys/fs/cgroup/blkio/blkio.throttle.read_bps_device",
+        ],
     ));
     out.ok();
     assert_eq!(out.stdout.trim(), format!("{major}:{minor} 4096"), "{out}");
@@ -150,7 +156,10 @@ fn resources_the_host_lacks_are_errors_naming_the_field() {
         ),
         (
             json!({"unified": {"hugetlb.3MB.max": "0"}}),
-            vec!["linux.resources.unified[\"hugetlb.3MB.max\"]", "does not exist"],
+            vec![
+                "linux.resources.unified[\"hugetlb.3MB.max\"]",
+                "does not exist",
+            ],
         ),
         (
             json!({"blockIO": {"throttleReadBpsDevice": [{"major": 7, "minor": 250, "rate": 100}]}}),

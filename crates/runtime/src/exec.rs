@@ -85,16 +85,16 @@ fn spawn(
     let (first, _first_fd) = match process::clone3(0, cgroup_fd.as_ref().map(AsFd::as_fd))
         .map_err(|e| Error::sys("clone3", "exec process", e))?
     {
-            process::Forked::Child => {
-                drop(chan);
-                exec_child::run(ExecContext {
-                    process,
-                    chan: child_chan,
-                    join_fds,
-                })
-            }
-            process::Forked::Parent { pid, pidfd } => (pid, pidfd),
-        };
+        process::Forked::Child => {
+            drop(chan);
+            exec_child::run(ExecContext {
+                process,
+                chan: child_chan,
+                join_fds,
+            })
+        }
+        process::Forked::Parent { pid, pidfd } => (pid, pidfd),
+    };
     drop(child_chan);
     drop(join_fds);
     // Into the container's cgroup before it forks into the container.
@@ -102,8 +102,7 @@ fn spawn(
         Some(_) => Ok(()),
         None => cgroup.add(first).map_err(Error::Cgroup),
     };
-    if let Err(e) = joined.and_then(|()| chan.send(&Msg::Go, &[]))
-    {
+    if let Err(e) = joined.and_then(|()| chan.send(&Msg::Go, &[])) {
         let _ = process::kill(first, libc::SIGKILL);
         let _ = process::wait_exit(first);
         return Err(e);

@@ -138,7 +138,11 @@ pub fn load_cgroup_device(insns: &[Insn], license: &CStr) -> Result<OwnedFd> {
 }
 
 /// Attaches a device program to the cgroup open at `cgroup`.
-pub fn attach_cgroup_device(cgroup: BorrowedFd<'_>, prog: BorrowedFd<'_>, flags: u32) -> Result<()> {
+pub fn attach_cgroup_device(
+    cgroup: BorrowedFd<'_>,
+    prog: BorrowedFd<'_>,
+    flags: u32,
+) -> Result<()> {
     let mut attr = AttachAttr {
         target_fd: fd_u32(cgroup)?,
         attach_bpf_fd: fd_u32(prog)?,

@@ -146,7 +146,9 @@ impl Part {
             Part::BlockIo => r.block_io().is_some(),
             Part::Hugetlb => r.hugepage_limits().as_ref().is_some_and(|h| !h.is_empty()),
             Part::NetCls => net.is_some_and(|n| n.class_id().is_some()),
-            Part::NetPrio => net.is_some_and(|n| n.priorities().as_ref().is_some_and(|p| !p.is_empty())),
+            Part::NetPrio => {
+                net.is_some_and(|n| n.priorities().as_ref().is_some_and(|p| !p.is_empty()))
+            }
             Part::Rdma => r.rdma().as_ref().is_some_and(|h| !h.is_empty()),
         }
     }
@@ -268,10 +270,16 @@ fn unified(r: &LinuxResources, offered: &Offered) -> Result<Vec<(String, String)
     for (k, _) in &out {
         let field = || format!("linux.resources.unified[{k:?}]");
         let Some((ctrl, param)) = k.split_once('.') else {
-            return Err(unsupported(&field(), "keys are CONTROLLER.PARAMETER file names"));
+            return Err(unsupported(
+                &field(),
+                "keys are CONTROLLER.PARAMETER file names",
+            ));
         };
         if k.contains('/') || k.contains("..") || ctrl.is_empty() || param.is_empty() {
-            return Err(unsupported(&field(), "keys are CONTROLLER.PARAMETER file names"));
+            return Err(unsupported(
+                &field(),
+                "keys are CONTROLLER.PARAMETER file names",
+            ));
         }
         if ctrl != "cgroup" && !offered.in_v2(ctrl) {
             let why = if offered.in_v1(ctrl) {
@@ -315,7 +323,10 @@ fn pids_value(v: i64) -> String {
 fn page_size(s: &str) -> Result<&str> {
     let digits = s.trim_end_matches(|c: char| c.is_ascii_alphabetic());
     let unit = &s[digits.len()..];
-    if digits.is_empty() || !digits.bytes().all(|b| b.is_ascii_digit()) || !["KB", "MB", "GB"].contains(&unit) {
+    if digits.is_empty()
+        || !digits.bytes().all(|b| b.is_ascii_digit())
+        || !["KB", "MB", "GB"].contains(&unit)
+    {
         return Err(unsupported(
             "linux.resources.hugepageLimits",
             format!("page size {s:?} is not like 2MB or 1GB"),

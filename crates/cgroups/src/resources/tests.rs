@@ -24,7 +24,9 @@ fn v1_host() -> Offered {
 }
 
 fn v2_host() -> Offered {
-    let all = ["cpuset", "cpu", "io", "memory", "hugetlb", "pids", "rdma", "misc"];
+    let all = [
+        "cpuset", "cpu", "io", "memory", "hugetlb", "pids", "rdma", "misc",
+    ];
     offered(&[], Some(&all))
 }
 
@@ -44,13 +46,21 @@ fn find(w: &[Write], file: &str) -> Option<String> {
 
 #[test]
 fn v1_memory_cpu_pids_devices() {
-    let r = res(r#"{"memory":{"limit":1048576,"swap":2097152,"swappiness":10},
+    let r = res(
+        r#"{"memory":{"limit":1048576,"swap":2097152,"swappiness":10},
             "cpu":{"shares":512,"quota":50000,"period":100000,"cpus":"0"},
             "pids":{"limit":10},
-            "devices":[{"allow":false,"access":"rwm"},{"allow":true,"type":"c","major":1,"minor":3,"access":"rw"}]}"#);
+            "devices":[{"allow":false,"access":"rwm"},{"allow":true,"type":"c","major":1,"minor":3,"access":"rw"}]}"#,
+    );
     let w = translate(&r, &v1_host()).unwrap().v1;
-    assert_eq!(find(&w, "memory.limit_in_bytes").as_deref(), Some("1048576"));
-    assert_eq!(find(&w, "memory.memsw.limit_in_bytes").as_deref(), Some("2097152"));
+    assert_eq!(
+        find(&w, "memory.limit_in_bytes").as_deref(),
+        Some("1048576")
+    );
+    assert_eq!(
+        find(&w, "memory.memsw.limit_in_bytes").as_deref(),
+        Some("2097152")
+    );
     assert_eq!(find(&w, "cpu.cfs_quota_us").as_deref(), Some("50000"));
     assert_eq!(find(&w, "cpuset.cpus").as_deref(), Some("0"));
     assert_eq!(find(&w, "pids.max").as_deref(), Some("10"));
@@ -59,7 +69,10 @@ fn v1_memory_cpu_pids_devices() {
         .filter(|x| x.controller == "devices")
         .map(|x| (x.file.as_str(), x.value.as_str()))
         .collect();
-    assert_eq!(devs, [("devices.deny", "a *:* rwm"), ("devices.allow", "c 1:3 rw")]);
+    assert_eq!(
+        devs,
+        [("devices.deny", "a *:* rwm"), ("devices.allow", "c 1:3 rw")]
+    );
     let pos = |f: &str| w.iter().position(|x| x.file == f).unwrap();
     assert!(pos("memory.limit_in_bytes") < pos("memory.memsw.limit_in_bytes"));
 }
@@ -79,7 +92,10 @@ fn v1_blkio_hugetlb_network_rdma() {
         [
             ("blkio.weight|blkio.bfq.weight", "500|500"),
             ("blkio.leaf_weight", "300"),
-            ("blkio.weight_device|blkio.bfq.weight_device", "8:0 600|8:0 600"),
+            (
+                "blkio.weight_device|blkio.bfq.weight_device",
+                "8:0 600|8:0 600"
+            ),
             ("blkio.throttle.read_bps_device", "8:0 1048576"),
             ("blkio.throttle.write_iops_device", "8:16 100"),
             ("hugetlb.2MB.limit_in_bytes", "4194304"),
@@ -96,7 +112,8 @@ fn v1_blkio_hugetlb_network_rdma() {
 
 #[test]
 fn v2_conversions() {
-    let r = res(r#"{"memory":{"limit":1048576,"swap":3145728},"cpu":{"shares":1024,"quota":-1},"pids":{"limit":0},
+    let r = res(
+        r#"{"memory":{"limit":1048576,"swap":3145728},"cpu":{"shares":1024,"quota":-1},"pids":{"limit":0},
         "blockIO":{"weight":1000,"weightDevice":[{"major":8,"minor":0,"weight":10}],
             "throttleReadBpsDevice":[{"major":8,"minor":0,"rate":1048576}],
             "throttleWriteBpsDevice":[{"major":8,"minor":0,"rate":2}],
@@ -104,7 +121,8 @@ fn v2_conversions() {
             "throttleWriteIOPSDevice":[{"major":8,"minor":0,"rate":4}]},
         "hugepageLimits":[{"pageSize":"1GB","limit":-1}],
         "devices":[{"allow":false,"access":"rwm"}],
-        "unified":{"memory.high":"2000000","cgroup.max.depth":"3"}}"#);
+        "unified":{"memory.high":"2000000","cgroup.max.depth":"3"}}"#,
+    );
     let w = translate(&r, &v2_host()).unwrap();
     let v2 = &w.v2;
     assert_eq!(find(v2, "memory.swap.max").as_deref(), Some("2097152"));
@@ -112,7 +130,10 @@ fn v2_conversions() {
     assert_eq!(find(v2, "cpu.max").as_deref(), Some("max 100000"));
     assert_eq!(find(v2, "pids.max").as_deref(), Some("max"));
     assert_eq!(find(v2, "hugetlb.1GB.max").as_deref(), Some("max"));
-    let io: Vec<_> = files(v2).into_iter().filter(|(f, _)| f.starts_with("io.")).collect();
+    let io: Vec<_> = files(v2)
+        .into_iter()
+        .filter(|(f, _)| f.starts_with("io."))
+        .collect();
     assert_eq!(
         io,
         [
@@ -133,7 +154,10 @@ fn v2_conversions() {
             ("memory.high".to_string(), "2000000".to_string())
         ]
     );
-    assert_eq!(w.v2_controllers(), ["cpu", "hugetlb", "io", "memory", "pids"]);
+    assert_eq!(
+        w.v2_controllers(),
+        ["cpu", "hugetlb", "io", "memory", "pids"]
+    );
     assert_eq!(blkio_weight_to_io_weight(10), 1);
     assert_eq!(blkio_weight_to_io_weight(100), 910);
     assert_eq!(shares_to_weight(2), 1);
@@ -148,11 +172,20 @@ fn v2_swap_follows_runc() {
     assert_eq!(swap_max(-1, 100).unwrap().as_deref(), Some("max"));
     assert_eq!(swap_max(100, 100).unwrap().as_deref(), Some("0"));
     assert_eq!(swap_max(300, 100).unwrap().as_deref(), Some("200"));
-    assert!(swap_max(50, 100).unwrap_err().to_string().contains("at least"));
-    assert!(swap_max(50, 0).unwrap_err().to_string().contains("needs a memory limit"));
+    assert!(swap_max(50, 100)
+        .unwrap_err()
+        .to_string()
+        .contains("at least"));
+    assert!(swap_max(50, 0)
+        .unwrap_err()
+        .to_string()
+        .contains("needs a memory limit"));
     assert!(swap_max(50, -1).is_err());
     let w = translate(&res(r#"{"memory":{"limit":100,"swap":100}}"#), &v2_host()).unwrap();
-    assert!(w.v2[0].optional && w.v2[0].file == "memory.swap.max", "{w:?}");
+    assert!(
+        w.v2[0].optional && w.v2[0].file == "memory.swap.max",
+        "{w:?}"
+    );
     assert_eq!(w.v2[1].file, "memory.max", "swap first, as runc");
 }
 
@@ -160,11 +193,23 @@ fn v2_swap_follows_runc() {
 fn what_v2_cannot_do_is_an_error_naming_the_field() {
     for (json, field) in [
         (r#"{"memory":{"swappiness":10}}"#, "swappiness"),
-        (r#"{"memory":{"disableOOMKiller":true}}"#, "disableOOMKiller"),
+        (
+            r#"{"memory":{"disableOOMKiller":true}}"#,
+            "disableOOMKiller",
+        ),
         (r#"{"blockIO":{"leafWeight":10}}"#, "leafWeight"),
-        (r#"{"network":{"classID":1}}"#, "linux.resources.network.classID: the net_cls controller"),
-        (r#"{"hugepageLimits":[{"pageSize":"../2MB","limit":1}]}"#, "page size"),
-        (r#"{"unified":{"memory/../x":"1"}}"#, "unified[\"memory/../x\"]"),
+        (
+            r#"{"network":{"classID":1}}"#,
+            "linux.resources.network.classID: the net_cls controller",
+        ),
+        (
+            r#"{"hugepageLimits":[{"pageSize":"../2MB","limit":1}]}"#,
+            "page size",
+        ),
+        (
+            r#"{"unified":{"memory/../x":"1"}}"#,
+            "unified[\"memory/../x\"]",
+        ),
         (r#"{"unified":{"nodot":"1"}}"#, "unified[\"nodot\"]"),
         (r#"{"unified":{"foo.bar":"1"}}"#, "foo controller"),
     ] {
@@ -177,17 +222,28 @@ fn what_v2_cannot_do_is_an_error_naming_the_field() {
 /// everywhere names the field.
 #[test]
 fn hybrid_hosts_route_each_controller() {
-    let hybrid = offered(&["memory", "cpu", "pids", "devices", "blkio"], Some(&["hugetlb"]));
-    let r = res(r#"{"memory":{"limit":4096},"hugepageLimits":[{"pageSize":"2MB","limit":0}],
-        "devices":[{"allow":false}],"unified":{"hugetlb.2MB.rsvd.max":"0"}}"#);
+    let hybrid = offered(
+        &["memory", "cpu", "pids", "devices", "blkio"],
+        Some(&["hugetlb"]),
+    );
+    let r = res(
+        r#"{"memory":{"limit":4096},"hugepageLimits":[{"pageSize":"2MB","limit":0}],
+        "devices":[{"allow":false}],"unified":{"hugetlb.2MB.rsvd.max":"0"}}"#,
+    );
     let w = translate(&r, &hybrid).unwrap();
-    assert_eq!(files(&w.v2), [("hugetlb.2MB.max".to_string(), "0".to_string())]);
+    assert_eq!(
+        files(&w.v2),
+        [("hugetlb.2MB.max".to_string(), "0".to_string())]
+    );
     assert!(w.v1.iter().any(|w| w.file == "memory.limit_in_bytes"));
     assert!(!w.bpf_devices, "devices stay with the v1 controller");
     let e = translate(&res(r#"{"rdma":{"mlx":{"hcaHandles":1}}}"#), &hybrid)
         .unwrap_err()
         .to_string();
-    assert_eq!(e, "linux.resources.rdma: the rdma controller is not available on this host");
+    assert_eq!(
+        e,
+        "linux.resources.rdma: the rdma controller is not available on this host"
+    );
     let e = translate(&res(r#"{"unified":{"memory.high":"1"}}"#), &hybrid)
         .unwrap_err()
         .to_string();
@@ -195,5 +251,8 @@ fn hybrid_hosts_route_each_controller() {
     let e = translate(&res(r#"{"unified":{"memory.high":"1"}}"#), &v1_host())
         .unwrap_err()
         .to_string();
-    assert!(e.contains("linux.resources.unified: needs cgroup v2"), "{e}");
+    assert!(
+        e.contains("linux.resources.unified: needs cgroup v2"),
+        "{e}"
+    );
 }

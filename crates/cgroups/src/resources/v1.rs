@@ -124,27 +124,49 @@ fn blkio(r: &LinuxResources, out: &mut Vec<Write>) {
         let dev = format!("{}:{}", d.major(), d.minor());
         if let Some(v) = d.weight().filter(|v| *v != 0) {
             let line = format!("{dev} {v}");
-            out.push(w("blkio", "blkio.weight_device", &line).or_else("blkio.bfq.weight_device", line));
+            out.push(
+                w("blkio", "blkio.weight_device", &line).or_else("blkio.bfq.weight_device", line),
+            );
         }
         if let Some(v) = d.leaf_weight().filter(|v| *v != 0) {
             out.push(w("blkio", "blkio.leaf_weight_device", format!("{dev} {v}")));
         }
     }
     let throttles = [
-        ("blkio.throttle.read_bps_device", b.throttle_read_bps_device()),
-        ("blkio.throttle.write_bps_device", b.throttle_write_bps_device()),
-        ("blkio.throttle.read_iops_device", b.throttle_read_iops_device()),
-        ("blkio.throttle.write_iops_device", b.throttle_write_iops_device()),
+        (
+            "blkio.throttle.read_bps_device",
+            b.throttle_read_bps_device(),
+        ),
+        (
+            "blkio.throttle.write_bps_device",
+            b.throttle_write_bps_device(),
+        ),
+        (
+            "blkio.throttle.read_iops_device",
+            b.throttle_read_iops_device(),
+        ),
+        (
+            "blkio.throttle.write_iops_device",
+            b.throttle_write_iops_device(),
+        ),
     ];
     for (file, list) in throttles {
         for t in list.iter().flatten() {
-            out.push(w("blkio", file, format!("{}:{} {}", t.major(), t.minor(), t.rate())));
+            out.push(w(
+                "blkio",
+                file,
+                format!("{}:{} {}", t.major(), t.minor(), t.rate()),
+            ));
         }
     }
 }
 
 fn device_write(d: &LinuxDeviceCgroup) -> Write {
-    let file = if d.allow() { "devices.allow" } else { "devices.deny" };
+    let file = if d.allow() {
+        "devices.allow"
+    } else {
+        "devices.deny"
+    };
     w("devices", file, device_rule(d))
 }
 

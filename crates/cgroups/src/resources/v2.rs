@@ -163,10 +163,10 @@ fn io(r: &LinuxResources, out: &mut Vec<Write>) -> Result<()> {
     for d in b.weight_device().iter().flatten() {
         let dev = format!("{}:{}", d.major(), d.minor());
         if let Some(v) = d.weight().filter(|v| *v != 0) {
-            out.push(
-                w("io", "io.bfq.weight", format!("{dev} {v}"))
-                    .or_else("io.weight", format!("{dev} {}", blkio_weight_to_io_weight(v))),
-            );
+            out.push(w("io", "io.bfq.weight", format!("{dev} {v}")).or_else(
+                "io.weight",
+                format!("{dev} {}", blkio_weight_to_io_weight(v)),
+            ));
         }
         if d.leaf_weight().is_some_and(|v| v != 0) {
             return Err(no_leaf());
