@@ -240,9 +240,8 @@ fn signal_container(rec: &Record, sig: i32, all: bool) -> Result<()> {
         .map_err(|e| Error::sys("kill", format!("container {} (pid {})", rec.id, rec.pid), e))
 }
 
-/// `ps`: the host pids of the container's processes (init's pid or mount
-/// namespace members; the container's cgroup will be the authority once
-/// cgroups are built).
+/// `ps`: the host pids of the container's processes (its cgroup's, or
+/// without one, the members of init's pid or mount namespace).
 pub fn pids(root: &Path, id: &str) -> Result<Vec<i32>> {
     let dir = ContainerDir::open(root, id)?;
     let rec = dir.load()?;
@@ -254,9 +253,9 @@ pub fn pids(root: &Path, id: &str) -> Result<Vec<i32>> {
     Ok(pids)
 }
 
-/// Every process of the container: those sharing init's pid namespace or
-/// its mount namespace, where init has one of its own (else just init).
-/// (With cgroups, the container's cgroup will be the authority.)
+/// Every process of the container: those of its cgroup; without one, those
+/// sharing init's pid namespace or its mount namespace, where init has one
+/// of its own (else just init).
 fn processes_of(rec: &Record) -> Vec<i32> {
     if !rec.cgroup.is_empty() {
         let pids = husk_cgroups::Cgroup::from_dirs(rec.cgroup.clone()).pids();
