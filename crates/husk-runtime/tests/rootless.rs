@@ -46,7 +46,7 @@ fn rootless_bundle(t: &Test) -> common::Bundle {
     b.save();
     std::fs::remove_file(b.path.join("config.json")).unwrap();
     chown_tree(&b.path);
-    as_nobody(&t, &["spec", "--rootless", "--bundle", b.path_str()]).ok();
+    as_nobody(t, &["spec", "--rootless", "--bundle", b.path_str()]).ok();
     b.config = serde_json::from_slice(&std::fs::read(b.path.join("config.json")).unwrap()).unwrap();
     b.config["process"]["terminal"] = serde_json::json!(false);
     b.config["root"]["readonly"] = serde_json::json!(false);
