@@ -86,8 +86,29 @@ impl Cgroup {
     /// `update`: applies new resource values to a live cgroup;
     /// `extra_devices` as for [`Cgroup::create`].
     pub fn update(&self, r: &LinuxResources, extra_devices: &[LinuxDeviceCgroup]) -> Result<()> {
-        let writes = resources::translate(r, &self.offered)?;
-        self.apply(&writes, r, extra_devices)
+        let r = self.with_current_memory_limit(r);
+        let writes = resources::translate(&r, &self.offered)?;
+        self.apply(&writes, &r, extra_devices)
+    }
+
+    /// runc merges an `update` into the config it keeps, so a swap limit
+    /// alone (`update --memory-swap`) still has a memory limit to convert
+    /// against on v2, where memory.swap.max is swap alone. We keep no
+    /// config: the limit in force (memory.max) is that base.
+    fn with_current_memory_limit(&self, r: &LinuxResources) -> LinuxResources {
+        let mut r = r.clone();
+        let on_v2 = !self.offered.v1.iter().any(|c| c == "memory");
+        let dir = self.unified_dir().filter(|_| on_v2);
+        if let (Some(m), Some(dir)) = (r.memory_mut().as_mut(), dir) {
+            if m.swap().is_some() && m.limit().is_none() {
+                let now = std::fs::read_to_string(dir.join("memory.max")).unwrap_or_default();
+                m.set_limit(match now.trim() {
+                    "max" => Some(-1),
+                    v => v.parse().ok(),
+                });
+            }
+        }
+        r
     }
 
     /// The directories, for the state file.

@@ -59,6 +59,7 @@ say unified "$(cat $G/memory.high)"
 say stats_hugetlb "$($R events --stats io | grep -c '"hugetlb":{.*"2MB"')"
 echo '{"memory":{"limit":4096,"checkBeforeUpdate":true}}' > /tmp/low.json
 say check_before_update "$($R update -r /tmp/low.json io 2>&1 | grep -c checkBeforeUpdate)_$(cat $G/memory.max)"
+$R update --memory-swap 134217728 io; say swap_updated "$(cat $G/memory.swap.max)"
 $R delete --force io
 
 # Device rules as an eBPF program: /dev/null allowed, a bound-in /dev/kmsg
@@ -289,6 +290,7 @@ fn cgroup_v2_in_a_vm() {
     );
     assert_eq!(get("io_weight"), "default_4950", "{results:?}");
     assert_eq!(get("swap_max"), "33554432", "{results:?}");
+    assert_eq!(get("swap_updated"), "67108864", "{results:?}");
     assert_eq!(get("hugetlb_max"), "2097152", "{results:?}");
     assert_eq!(get("unified"), "49999872", "{results:?}");
     assert_eq!(get("stats_hugetlb"), "1", "{results:?}");
