@@ -1,6 +1,7 @@
 //! A container's cgroups: one directory per v1 hierarchy plus one in the
 //! unified hierarchy; created, filled with the resource writes, joined by
-//! the init, and removed on delete.
+//! the init (on a pure v2 host, cloned straight into it), and removed on
+//! delete.
 
 use crate::apply::{inherit_cpuset, write_value};
 use crate::host::{join_inside, Host};
