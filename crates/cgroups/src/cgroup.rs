@@ -1,11 +1,14 @@
 //! A container's cgroups: one directory per v1 hierarchy plus one in the
 //! unified hierarchy; created, filled with the resource writes, joined by
-//! the init, and removed on delete.
+//! the init (on a pure v2 host, cloned straight into it), and removed on
+//! delete.
 
+use crate::apply::{inherit_cpuset, write_value};
 use crate::host::{join_inside, Host};
-use crate::resources::{self, Write};
+use crate::resources::{self, Offered};
 use crate::{Error, Result};
-use oci_spec::runtime::LinuxResources;
+use oci_spec::runtime::{LinuxDeviceCgroup, LinuxResources};
+use std::os::fd::OwnedFd;
 use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
 
@@ -15,8 +18,18 @@ type Dirs = Vec<(Option<Vec<String>>, PathBuf)>;
 /// The cgroup directories of one container.
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
 pub struct Cgroup {
-    dirs: Dirs,
+    pub(crate) dirs: Dirs,
     unified_host: bool,
+    /// Where the host offers which controller.
+    offered: Offered,
+}
+
+/// The controllers of the host's v1 hierarchies and of its unified one.
+fn offered_by(host: &Host) -> Offered {
+    Offered {
+        v1: host.v1.iter().flat_map(|h| h.controllers.clone()).collect(),
+        v2: host.unified.as_ref().map(|_| host.v2_controllers()),
+    }
 }
 
 impl Cgroup {
@@ -42,6 +55,7 @@ impl Cgroup {
         Cgroup {
             dirs,
             unified_host: host.is_unified(),
+            offered: offered_by(host),
         }
     }
 
@@ -66,20 +80,36 @@ impl Cgroup {
         Cgroup {
             dirs,
             unified_host: host.is_unified(),
+            offered: offered_by(host),
         }
     }
 
-    /// `update`: applies new resource values to a live cgroup.
-    pub fn update(&self, r: &LinuxResources) -> Result<()> {
-        if self.unified_host {
-            let writes = resources::v2_writes(r)?;
-            self.enable_v2_controllers(&writes)?;
-            writes.iter().try_for_each(|w| self.write_unified(w))
-        } else {
-            resources::v1_writes(r)?
-                .iter()
-                .try_for_each(|w| self.write_v1(w))
+    /// `update`: applies new resource values to a live cgroup;
+    /// `extra_devices` as for [`Cgroup::create`].
+    pub fn update(&self, r: &LinuxResources, extra_devices: &[LinuxDeviceCgroup]) -> Result<()> {
+        let r = self.with_current_memory_limit(r);
+        let writes = resources::translate(&r, &self.offered)?;
+        self.apply(&writes, &r, extra_devices)
+    }
+
+    /// runc merges an `update` into the config it keeps, so a swap limit
+    /// alone (`update --memory-swap`) still has a memory limit to convert
+    /// against on v2, where memory.swap.max is swap alone. We keep no
+    /// config: the limit in force (memory.max) is that base.
+    fn with_current_memory_limit(&self, r: &LinuxResources) -> LinuxResources {
+        let mut r = r.clone();
+        let on_v2 = !self.offered.v1.iter().any(|c| c == "memory");
+        let dir = self.unified_dir().filter(|_| on_v2);
+        if let (Some(m), Some(dir)) = (r.memory_mut().as_mut(), dir) {
+            if m.swap().is_some() && m.limit().is_none() {
+                let now = std::fs::read_to_string(dir.join("memory.max")).unwrap_or_default();
+                m.set_limit(match now.trim() {
+                    "max" => Some(-1),
+                    v => v.parse().ok(),
+                });
+            }
         }
+        r
     }
 
     /// The directories, for the state file.
@@ -87,14 +117,19 @@ impl Cgroup {
         self.dirs.iter().map(|(_, d)| d.clone()).collect()
     }
 
-    /// Creates the directories and applies `resources`, then allows
-    /// `extra_devices` (v1 rules such as `c 1:3 rwm`): the devices every
-    /// container gets, which a deny-all rule in the config must not cut off.
+    /// Creates the directories and applies `resources`. `extra_devices`
+    /// are the devices every container gets (runc's default allowances and
+    /// `linux.devices`), appended to the config's device rules so that a
+    /// deny-all rule there does not cut them off. A resource the host cannot
+    /// honour fails before any directory is made.
     pub fn create(
         &self,
         resources: Option<&LinuxResources>,
-        extra_devices: &[String],
+        extra_devices: &[LinuxDeviceCgroup],
     ) -> Result<()> {
+        let writes = resources
+            .map(|r| resources::translate(r, &self.offered))
+            .transpose()?;
         for (ctrls, dir) in &self.dirs {
             std::fs::create_dir_all(dir).map_err(|e| Error::Io {
                 op: "create cgroup",
@@ -108,96 +143,34 @@ impl Cgroup {
                 inherit_cpuset(dir)?;
             }
         }
-        let Some(r) = resources else { return Ok(()) };
-        if self.unified_host {
-            let writes = resources::v2_writes(r)?;
-            self.enable_v2_controllers(&writes)?;
-            for wr in &writes {
-                self.write_unified(wr)?;
-            }
-        } else {
-            for wr in resources::v1_writes(r)? {
-                self.write_v1(&wr)?;
-            }
-            if r.devices().as_ref().is_some_and(|d| !d.is_empty()) {
-                for rule in extra_devices {
-                    self.write_v1(&Write {
-                        controller: "devices",
-                        file: "devices.allow",
-                        value: rule.clone(),
-                    })?;
-                }
-            }
+        match (resources, writes) {
+            (Some(r), Some(w)) => self.apply(&w, r, extra_devices),
+            _ => Ok(()),
         }
-        Ok(())
     }
 
-    fn write_v1(&self, wr: &Write) -> Result<()> {
-        let dir = self
-            .dirs
-            .iter()
-            .find(|(c, _)| {
-                c.as_ref()
-                    .is_some_and(|c| c.iter().any(|c| c == wr.controller))
-            })
-            .map(|(_, d)| d)
-            .ok_or_else(|| Error::Unsupported {
-                field: format!("linux.resources ({})", wr.file),
-                reason: format!(
-                    "the {} controller is not mounted on this host",
-                    wr.controller
-                ),
-            })?;
-        write_value(&dir.join(wr.file), &wr.value)
-    }
-
-    fn unified_dir(&self) -> Option<&PathBuf> {
-        self.dirs.iter().find(|(c, _)| c.is_none()).map(|(_, d)| d)
-    }
-
-    fn write_unified(&self, wr: &Write) -> Result<()> {
-        let dir = self.unified_dir().ok_or_else(|| Error::Unsupported {
-            field: "linux.resources".into(),
-            reason: "no cgroup2 hierarchy".into(),
-        })?;
-        let path = dir.join(wr.file);
-        if !path.exists() {
-            return Err(Error::Unsupported {
-                field: format!("linux.resources ({})", wr.file),
-                reason: format!(
-                    "the {} controller is not available or not delegated here",
-                    wr.controller
-                ),
-            });
+    /// On a pure v2 host, the container's directory opened for clone3's
+    /// `CLONE_INTO_CGROUP`: the init then starts inside it, with no window
+    /// in which it runs in the runtime's cgroup and no migration to pay.
+    /// `None` elsewhere: processes are moved in with [`Cgroup::add`].
+    pub fn clone_into(&self) -> Result<Option<OwnedFd>> {
+        if !self.unified_host {
+            return Ok(None);
         }
-        write_value(&path, &wr.value)
-    }
-
-    /// Enables the controllers the writes need in every ancestor's
-    /// `cgroup.subtree_control`, from the top down.
-    fn enable_v2_controllers(&self, writes: &[Write]) -> Result<()> {
         let Some(dir) = self.unified_dir() else {
-            return Ok(());
+            return Ok(None);
         };
-        let mut ctrls: Vec<&str> = writes.iter().map(|w| w.controller).collect();
-        ctrls.sort_unstable();
-        ctrls.dedup();
-        if ctrls.is_empty() {
-            return Ok(());
-        }
-        let line: String = ctrls.iter().map(|c| format!("+{c} ")).collect();
-        let mut ancestors: Vec<&Path> = dir
-            .ancestors()
-            .skip(1)
-            .take_while(|a| a.join("cgroup.subtree_control").exists())
-            .collect();
-        ancestors.reverse();
-        for a in ancestors {
-            // Controllers already enabled, or not offered at this level, are
-            // reported by write_unified when their files are missing.
-            let _ = std::fs::write(a.join("cgroup.subtree_control"), line.trim_end());
-        }
-        Ok(())
+        std::fs::File::open(dir)
+            .map(|f| Some(OwnedFd::from(f)))
+            .map_err(|e| Error::Io {
+                op: "open cgroup",
+                path: dir.clone(),
+                source: e,
+            })
+    }
+
+    pub(crate) fn unified_dir(&self) -> Option<&PathBuf> {
+        self.dirs.iter().find(|(c, _)| c.is_none()).map(|(_, d)| d)
     }
 
     /// Moves `pid` into every directory.
@@ -206,77 +179,6 @@ impl Cgroup {
             write_value(&dir.join("cgroup.procs"), &pid.to_string())?;
         }
         Ok(())
-    }
-
-    /// The pids in the container's cgroup (from its first directory).
-    pub fn pids(&self) -> Vec<i32> {
-        let Some((_, dir)) = self
-            .dirs
-            .iter()
-            .find(|(_, d)| d.join("cgroup.procs").exists())
-        else {
-            return Vec::new();
-        };
-        std::fs::read_to_string(dir.join("cgroup.procs"))
-            .unwrap_or_default()
-            .lines()
-            .filter_map(|l| l.trim().parse().ok())
-            .collect()
-    }
-
-    /// Freezes (or thaws) every process of the container: the v1 freezer's
-    /// `freezer.state`, or v2's `cgroup.freeze`; waits (bounded) until the
-    /// kernel reports the new state.
-    pub fn set_frozen(&self, frozen: bool) -> Result<()> {
-        let v1 = self
-            .dirs
-            .iter()
-            .map(|(_, d)| d.join("freezer.state"))
-            .find(|p| p.exists());
-        let (file, want, check) = match v1 {
-            Some(f) => {
-                let want = if frozen { "FROZEN" } else { "THAWED" };
-                (f.clone(), want.to_string(), f)
-            }
-            None => {
-                let dir = self
-                    .dirs
-                    .iter()
-                    .map(|(_, d)| d)
-                    .find(|d| d.join("cgroup.freeze").exists())
-                    .ok_or_else(|| Error::Unsupported {
-                        field: "pause".into(),
-                        reason: "no freezer: neither a v1 freezer hierarchy nor cgroup.freeze"
-                            .into(),
-                    })?;
-                let want = if frozen { "1" } else { "0" };
-                (
-                    dir.join("cgroup.freeze"),
-                    want.to_string(),
-                    dir.join("cgroup.events"),
-                )
-            }
-        };
-        let deadline = Instant::now() + Duration::from_secs(10);
-        loop {
-            write_value(&file, &want)?;
-            let now = std::fs::read_to_string(&check).unwrap_or_default();
-            let done = if check.ends_with("cgroup.events") {
-                now.lines().any(|l| l == format!("frozen {want}"))
-            } else {
-                now.trim() == want
-            };
-            if done {
-                return Ok(());
-            }
-            if Instant::now() > deadline {
-                return Err(Error::Unsupported {
-                    field: "pause".into(),
-                    reason: format!("{} did not become {want}", check.display()),
-                });
-            }
-            std::thread::sleep(Duration::from_millis(1));
-        }
     }
 
     /// Removes the directories; a cgroup whose last process is still exiting
@@ -303,47 +205,6 @@ impl Cgroup {
         }
         Ok(())
     }
-}
-
-fn write_value(path: &Path, value: &str) -> Result<()> {
-    std::fs::write(path, value).map_err(|e| match e.kind() {
-        std::io::ErrorKind::NotFound => Error::Io {
-            op: "write",
-            path: path.to_path_buf(),
-            source: e,
-        },
-        _ => Error::Rejected {
-            path: path.to_path_buf(),
-            value: value.to_string(),
-            source: e,
-        },
-    })
-}
-
-/// A new v1 cpuset cgroup starts with no cpus and no memory nodes, and no
-/// process can join it: copy them from the nearest ancestor that has them.
-fn inherit_cpuset(dir: &Path) -> Result<()> {
-    for file in ["cpuset.cpus", "cpuset.mems"] {
-        let current = std::fs::read_to_string(dir.join(file)).unwrap_or_default();
-        if !current.trim().is_empty() {
-            continue;
-        }
-        let mut chain: Vec<&Path> = dir
-            .ancestors()
-            .take_while(|a| a.join(file).exists())
-            .collect();
-        chain.reverse();
-        let mut value = String::new();
-        for d in chain {
-            let v = std::fs::read_to_string(d.join(file)).unwrap_or_default();
-            if v.trim().is_empty() {
-                write_value(&d.join(file), value.trim())?;
-            } else {
-                value = v;
-            }
-        }
-    }
-    Ok(())
 }
 
 #[cfg(test)]
@@ -378,41 +239,66 @@ mod tests {
         assert_eq!(sneaky.dirs()[0], PathBuf::from("/sys/fs/cgroup/memory/etc"));
     }
 
-    /// A fake v1 hierarchy in a temp dir: writes land in the right files.
+    /// A fake hybrid host in a temp dir, its files made beforehand as the
+    /// kernel would: writes land in the right files, a missing weight file
+    /// falls back to BFQ's, cgroup2-only controllers go to the unified
+    /// directory, and a controller the host lacks fails before any
+    /// directory is made.
     #[test]
-    fn applies_v1_writes_to_a_fake_cgroupfs() {
+    fn applies_writes_to_a_fake_hybrid_cgroupfs() {
         let root = std::env::temp_dir().join(format!("husk-cgfake-{}", std::process::id()));
         let _ = std::fs::remove_dir_all(&root);
-        let host = Host {
-            v1: vec![
-                V1Hierarchy {
-                    controllers: vec!["pids".into()],
-                    mountpoint: root.join("pids"),
-                    own: "/".into(),
-                },
-                V1Hierarchy {
-                    controllers: vec!["memory".into()],
-                    mountpoint: root.join("memory"),
-                    own: "/".into(),
-                },
-            ],
-            unified: None,
+        let v1 = |c: &str| V1Hierarchy {
+            controllers: vec![c.into()],
+            mountpoint: root.join(c),
+            own: "/".into(),
         };
+        let host = Host {
+            v1: vec![v1("pids"), v1("memory"), v1("blkio")],
+            unified: Some((root.join("unified"), "/".into())),
+        };
+        let files = [
+            "pids/c1/pids.max",
+            "memory/c1/memory.limit_in_bytes",
+            "blkio/c1/blkio.bfq.weight",
+            "unified/cgroup.controllers",
+            "unified/cgroup.subtree_control",
+            "unified/c1/hugetlb.2MB.max",
+            "unified/c1/memory.high",
+        ];
+        for f in files {
+            let f = root.join(f);
+            std::fs::create_dir_all(f.parent().unwrap()).unwrap();
+            std::fs::write(f, "").unwrap();
+        }
+        std::fs::write(root.join("unified/cgroup.controllers"), "hugetlb\n").unwrap();
         let cg = Cgroup::locate(&host, Path::new("/c1"));
-        let r: LinuxResources =
-            serde_json::from_str(r#"{"pids":{"limit":7},"memory":{"limit":4096}}"#).unwrap();
+        let r: LinuxResources = serde_json::from_str(
+            r#"{"pids":{"limit":7},"memory":{"limit":4096},"blockIO":{"weight":300},
+                "hugepageLimits":[{"pageSize":"2MB","limit":2097152}]}"#,
+        )
+        .unwrap();
         cg.create(Some(&r), &[]).unwrap();
-        assert_eq!(
-            std::fs::read_to_string(root.join("pids/c1/pids.max")).unwrap(),
-            "7"
-        );
-        assert_eq!(
-            std::fs::read_to_string(root.join("memory/c1/memory.limit_in_bytes")).unwrap(),
-            "4096"
-        );
+        let read = |f: &str| std::fs::read_to_string(root.join(f)).unwrap();
+        assert_eq!(read("pids/c1/pids.max"), "7");
+        assert_eq!(read("memory/c1/memory.limit_in_bytes"), "4096");
+        assert_eq!(read("blkio/c1/blkio.bfq.weight"), "300");
+        assert_eq!(read("unified/c1/hugetlb.2MB.max"), "2097152");
+        assert_eq!(read("unified/cgroup.subtree_control"), "+hugetlb");
+        let r: LinuxResources = serde_json::from_str(r#"{"unified":{"memory.high":"1"}}"#).unwrap();
+        let e = cg.update(&r, &[]).unwrap_err().to_string();
+        assert!(e.contains("memory controller is in a v1 hierarchy"), "{e}");
         let r: LinuxResources = serde_json::from_str(r#"{"cpu":{"shares":2}}"#).unwrap();
-        let e = cg.create(Some(&r), &[]).unwrap_err().to_string();
-        assert!(e.contains("cpu controller is not mounted"), "{e}");
+        let c2 = Cgroup::locate(&host, Path::new("/c2"));
+        let e = c2.create(Some(&r), &[]).unwrap_err().to_string();
+        assert_eq!(
+            e,
+            "linux.resources.cpu: the cpu controller is not available on this host"
+        );
+        assert!(
+            c2.dirs().iter().all(|d| !d.exists()),
+            "a directory was made"
+        );
         std::fs::remove_dir_all(&root).unwrap();
     }
 }

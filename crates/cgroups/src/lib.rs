@@ -2,12 +2,17 @@
 //!
 //! [`host`] reads which hierarchies the host has (v1, v2 or both), [`resources`]
 //! translates `linux.resources` into a list of file writes for each kind of
-//! hierarchy (pure data, unit-tested), and [`cgroup`] creates a container's
-//! cgroups, applies the writes, moves processes in and removes them again.
+//! hierarchy (pure data, unit-tested), [`devices_bpf`] turns device rules
+//! into the eBPF program cgroup v2 needs, and [`cgroup`] creates a
+//! container's cgroups, applies the writes (`apply`), moves processes in,
+//! freezes, signals (`procs`) and removes them again.
 #![forbid(unsafe_code)]
 
+mod apply;
 pub mod cgroup;
+pub mod devices_bpf;
 pub mod host;
+mod procs;
 pub mod resources;
 pub mod stats;
 

@@ -64,8 +64,8 @@ impl Cgroup {
                     "raw": keyed(&mem.join("memory.stat"))
                 },
                 "pids": {"current": num(&pids.join("pids.current")), "limit": num(&pids.join("pids.max"))},
-                "blkio": {},
-                "hugetlb": {}
+                "blkio": self.blkio(),
+                "hugetlb": self.hugetlb()
             })
         } else if let Some(d) = self.dir_with("cgroup.procs") {
             let cpu = keyed(&d.join("cpu.stat"));
@@ -81,12 +81,72 @@ impl Cgroup {
                     "raw": keyed(&d.join("memory.stat"))
                 },
                 "pids": {"current": num(&d.join("pids.current")), "limit": num(&d.join("pids.max"))},
-                "blkio": {},
-                "hugetlb": {}
+                "blkio": self.blkio(),
+                "hugetlb": self.hugetlb()
             })
         } else {
             json!({})
         }
+    }
+
+    /// runc's `blkio` object: v1's throttle counters (which count every
+    /// I/O whatever the scheduler; BFQ's when there are none) or v2's io.stat.
+    fn blkio(&self) -> Value {
+        let v1 = ["blkio.throttle.", "blkio.bfq."].into_iter().find_map(|p| {
+            let f = format!("{p}io_service_bytes_recursive");
+            self.dir_with(&f).map(|d| (d, p))
+        });
+        if let Some((d, prefix)) = v1 {
+            let entries = |f: &str| {
+                v1_blkio_entries(&read(&d.join(format!("{prefix}{f}"))).unwrap_or_default())
+            };
+            return json!({
+                "ioServiceBytesRecursive": entries("io_service_bytes_recursive"),
+                "ioServicedRecursive": entries("io_serviced_recursive"),
+            });
+        }
+        let Some(d) = self.dir_with("io.stat") else {
+            return json!({});
+        };
+        let (bytes, ios) = v2_io_entries(&read(&d.join("io.stat")).unwrap_or_default());
+        json!({"ioServiceBytesRecursive": bytes, "ioServicedRecursive": ios})
+    }
+
+    /// runc's `hugetlb` object: usage per page size, from v1's
+    /// `hugetlb.<size>.usage_in_bytes` or v2's `hugetlb.<size>.current`.
+    fn hugetlb(&self) -> Value {
+        let mut out = Map::new();
+        for d in self.dirs() {
+            for e in std::fs::read_dir(&d).into_iter().flatten().flatten() {
+                let name = e.file_name().to_string_lossy().into_owned();
+                let Some(rest) = name.strip_prefix("hugetlb.") else {
+                    continue;
+                };
+                let f = |file: &str| d.join(format!("hugetlb.{file}"));
+                if let Some(size) = rest.strip_suffix(".usage_in_bytes") {
+                    out.insert(
+                        size.into(),
+                        json!({
+                            "usage": num(&f(rest)),
+                            "max": num(&f(&format!("{size}.max_usage_in_bytes"))),
+                            "failcnt": num(&f(&format!("{size}.failcnt"))),
+                        }),
+                    );
+                } else if let Some(size) =
+                    rest.strip_suffix(".current").filter(|s| !s.contains('.'))
+                {
+                    let events = keyed(&f(&format!("{size}.events")));
+                    out.insert(
+                        size.into(),
+                        json!({
+                            "usage": num(&f(rest)),
+                            "failcnt": events.get("max").and_then(Value::as_u64).unwrap_or(0),
+                        }),
+                    );
+                }
+            }
+        }
+        Value::Object(out)
     }
 
     /// How many times the kernel's OOM killer has acted in this cgroup.
@@ -105,5 +165,76 @@ impl Cgroup {
                     .unwrap_or(0)
             })
             .unwrap_or(0)
+    }
+}
+
+/// v1 blkio lines `8:0 Read 4096` as runc's entries (the `Total` line and
+/// zero counters left out).
+fn v1_blkio_entries(text: &str) -> Vec<Value> {
+    text.lines()
+        .filter_map(|l| {
+            let mut it = l.split_whitespace();
+            let (dev, op, v) = (it.next()?, it.next()?, it.next()?);
+            let (major, minor) = dev.split_once(':')?;
+            let value: u64 = v.parse().ok()?;
+            Some(json!({"major": major.parse::<u64>().ok()?, "minor": minor.parse::<u64>().ok()?, "op": op, "value": value}))
+        })
+        .collect()
+}
+
+/// v2 `io.stat` lines (`8:0 rbytes=1 wbytes=2 rios=3 wios=4 dbytes=5 dios=6`)
+/// as runc's byte and operation entries.
+fn v2_io_entries(text: &str) -> (Vec<Value>, Vec<Value>) {
+    let (mut bytes, mut ios) = (Vec::new(), Vec::new());
+    for l in text.lines() {
+        let mut it = l.split_whitespace();
+        let Some((major, minor)) = it.next().and_then(|d| d.split_once(':')) else {
+            continue;
+        };
+        let (Ok(major), Ok(minor)) = (major.parse::<u64>(), minor.parse::<u64>()) else {
+            continue;
+        };
+        for kv in it {
+            let Some((k, v)) = kv.split_once('=') else {
+                continue;
+            };
+            let Ok(value) = v.parse::<u64>() else {
+                continue;
+            };
+            let (list, op) = match k {
+                "rbytes" => (&mut bytes, "Read"),
+                "wbytes" => (&mut bytes, "Write"),
+                "dbytes" => (&mut bytes, "Discard"),
+                "rios" => (&mut ios, "Read"),
+                "wios" => (&mut ios, "Write"),
+                "dios" => (&mut ios, "Discard"),
+                _ => continue,
+            };
+            list.push(json!({"major": major, "minor": minor, "op": op, "value": value}));
+        }
+    }
+    (bytes, ios)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn blkio_lines_become_runcs_entries() {
+        let v1 = v1_blkio_entries("254:0 Read 4096\n254:0 Write 0\nTotal 4096\n");
+        assert_eq!(v1.len(), 2);
+        assert_eq!(
+            v1[0],
+            json!({"major": 254, "minor": 0, "op": "Read", "value": 4096})
+        );
+        let (bytes, ios) =
+            v2_io_entries("1:0 rbytes=512 wbytes=1024 rios=1 wios=2 dbytes=0 dios=0\n");
+        assert_eq!(
+            bytes[1],
+            json!({"major": 1, "minor": 0, "op": "Write", "value": 1024})
+        );
+        assert_eq!(ios[0]["value"], 1);
+        assert_eq!(bytes.len(), 3);
     }
 }

@@ -46,18 +46,64 @@ $R resume pids; say resumed "$(grep frozen $G/cgroup.events | cut -d' ' -f2)"
 say stats_pids "$($R events --stats pids | grep -o '"limit":20' | head -1 | tr -d '"')"
 $R delete --force pids; say removed "$([ -d $G ] && echo no || echo yes)"
 
+# Block I/O on a RAM disk (brd, 1:0), memory.swap.max, hugetlb, a unified
+# key, and checkBeforeUpdate refusing a limit below the usage.
+insmod /brd.ko rd_nr=1 rd_size=4096
+$R create --no-pivot --bundle /b/io io && $R start io
+G=/sys/fs/cgroup/husk-io
+say io_max "$(cat $G/io.max | tr ' ' _)"
+say io_weight "$(cat $G/io.bfq.weight $G/io.weight 2>/dev/null | grep default | tr ' ' _)"
+say swap_max "$(cat $G/memory.swap.max)"
+say hugetlb_max "$(cat $G/hugetlb.2MB.max)"
+say unified "$(cat $G/memory.high)"
+say stats_hugetlb "$($R events --stats io | grep -c '"hugetlb":{.*"2MB"')"
+echo '{"memory":{"limit":4096,"checkBeforeUpdate":true}}' > /tmp/low.json
+say check_before_update "$($R update -r /tmp/low.json io 2>&1 | grep -c checkBeforeUpdate)_$(cat $G/memory.max)"
+$R update --memory-swap 134217728 io; say swap_updated "$(cat $G/memory.swap.max)"
+$R delete --force io
+
+# Device rules as an eBPF program: /dev/null allowed, a bound-in /dev/kmsg
+# (1:11) denied until an update allows it.
+$R create --no-pivot --bundle /b/dev dev && $R start dev
+say dev_null "$($R exec dev /probe append /dev/null x | cut -d' ' -f1-2 | tr ' ' _)"
+say dev_kmsg "$($R exec dev /probe append /dev/kmsg2 x | cut -d' ' -f1-2 | tr ' ' _)"
+echo '{"devices":[{"allow":true,"type":"c","major":1,"minor":11,"access":"rw"}]}' > /tmp/dev.json
+$R update -r /tmp/dev.json dev
+say dev_kmsg_updated "$($R exec dev /probe append /dev/kmsg2 x | cut -d' ' -f1-2 | tr ' ' _)"
+$R delete --force dev
+
+# CLONE_INTO_CGROUP: run from a cgroup that may not fork at all (pids.max
+# 1); the init is cloned straight into /into, where it sees itself.
+echo +pids > /sys/fs/cgroup/cgroup.subtree_control
+mkdir /sys/fs/cgroup/launch
+say clone_into "$(sh -c 'echo $$ > /sys/fs/cgroup/launch/cgroup.procs; echo 1 > /sys/fs/cgroup/launch/pids.max; exec husk-runtime --root /run/husk run --no-pivot --bundle /b/into into' 2>&1 | tr -d '\r')"
+rmdir /sys/fs/cgroup/launch
+
+# kill --all uses cgroup.kill: it reaches a process in a sub-cgroup too,
+# which the container cgroup's cgroup.procs does not list.
+$R create --no-pivot --bundle /b/kill kill && $R start kill
+G=/sys/fs/cgroup/husk-kill
+sleep 1
+mkdir $G/sub
+I=$($R state kill | tr -d ' \n' | grep -o '"pid":[0-9]*' | cut -d: -f2)
+for p in $(cat $G/cgroup.procs); do [ "$p" != "$I" ] && echo $p > $G/sub/cgroup.procs; done
+say kill_sub_before "$(wc -l < $G/sub/cgroup.procs)"
+$R kill --all kill KILL; sleep 1
+say kill_sub_after "$(wc -l < $G/sub/cgroup.procs)"
+rmdir $G/sub; $R delete --force kill; say kill_removed "$([ -d $G ] && echo no || echo yes)"
+
 # The cgroup namespace is rooted at the container's cgroup.
 say cgroupns "$($R run --no-pivot --bundle /b/ns ns 2>/dev/null | tr -d '\r')"
 poweroff -f
 "#;
 
-fn bundle(dir: &Path, args: &[&str], resources: Value, extra_ns: Option<&str>) {
+fn bundle(dir: &Path, args: &[&str], resources: Value, extra_ns: Option<&str>) -> Value {
     let rootfs = dir.join("rootfs");
     for d in ["bin", "proc", "sys", "dev", "tmp"] {
         fs::create_dir_all(rootfs.join(d)).unwrap();
     }
     fs::copy("/bin/busybox", rootfs.join("bin/busybox")).unwrap();
-    for a in ["sh", "sleep", "dd", "cat"] {
+    for a in ["sh", "sleep", "dd", "cat", "true"] {
         std::os::unix::fs::symlink("busybox", rootfs.join("bin").join(a)).unwrap();
     }
     fs::copy(probe_bin(), rootfs.join("probe")).unwrap();
@@ -71,6 +117,24 @@ fn bundle(dir: &Path, args: &[&str], resources: Value, extra_ns: Option<&str>) {
             .push(json!({"type": ns}));
     }
     fs::write(dir.join("config.json"), cfg.to_string()).unwrap();
+    cfg
+}
+
+/// The RAM disk module of the kernel's package, next to its boot directory
+/// (`.../boot/vmlinuz-VER` and `.../lib/modules/VER`).
+fn brd_module(kernel: &Path) -> std::path::PathBuf {
+    let ver = kernel
+        .file_name()
+        .and_then(|n| n.to_str())
+        .and_then(|n| n.strip_prefix("vmlinuz-"))
+        .unwrap();
+    let brd = kernel
+        .parent()
+        .and_then(Path::parent)
+        .unwrap()
+        .join(format!("lib/modules/{ver}/kernel/drivers/block/brd.ko"));
+    assert!(brd.exists(), "{} is missing", brd.display());
+    brd
 }
 
 #[test]
@@ -118,6 +182,41 @@ fn cgroup_v2_in_a_vm() {
         &["/bin/cat", "/proc/self/cgroup"],
         json!({}),
         Some("cgroup"),
+    );
+    fs::copy(brd_module(Path::new(&kernel)), ird.join("brd.ko")).unwrap();
+    let rate = |r: u64| json!([{"major": 1, "minor": 0, "rate": r}]);
+    bundle(
+        &ird.join("b/io"),
+        &["/probe", "sleep", "120"],
+        json!({"memory": {"limit": 67_108_864, "swap": 100_663_296},
+            "blockIO": {"weight": 500, "throttleReadBpsDevice": rate(1_048_576), "throttleWriteIOPSDevice": rate(100)},
+            "hugepageLimits": [{"pageSize": "2MB", "limit": 2_097_152}],
+            "unified": {"memory.high": "49999872"}}),
+        None,
+    );
+    let mut dev = bundle(
+        &ird.join("b/dev"),
+        &["/probe", "sleep", "120"],
+        json!({"devices": [{"allow": false, "access": "rwm"}]}),
+        None,
+    );
+    dev["mounts"].as_array_mut().unwrap().push(
+        json!({"destination": "/dev/kmsg2", "type": "bind", "source": "/dev/kmsg", "options": ["bind"]}),
+    );
+    fs::write(ird.join("b/dev/config.json"), dev.to_string()).unwrap();
+    let mut into = bundle(
+        &ird.join("b/into"),
+        &["/bin/cat", "/proc/self/cgroup"],
+        json!({}),
+        None,
+    );
+    into["linux"]["cgroupsPath"] = json!("/into");
+    fs::write(ird.join("b/into/config.json"), into.to_string()).unwrap();
+    bundle(
+        &ird.join("b/kill"),
+        &["/bin/sh", "-c", "/bin/sleep 100 & exec /bin/sleep 101"],
+        json!({}),
+        None,
     );
     let initrd = t.dir.join("initrd.gz");
     let pack = format!(
@@ -184,4 +283,23 @@ fn cgroup_v2_in_a_vm() {
     assert_eq!(get("stats_pids"), "limit:20", "{results:?}");
     assert_eq!(get("removed"), "yes", "{results:?}");
     assert_eq!(get("cgroupns"), "0::/", "{results:?}");
+    assert_eq!(
+        get("io_max"),
+        "1:0_rbps=1048576_wbps=max_riops=max_wiops=100",
+        "{results:?}"
+    );
+    assert_eq!(get("io_weight"), "default_4950", "{results:?}");
+    assert_eq!(get("swap_max"), "33554432", "{results:?}");
+    assert_eq!(get("swap_updated"), "67108864", "{results:?}");
+    assert_eq!(get("hugetlb_max"), "2097152", "{results:?}");
+    assert_eq!(get("unified"), "49999872", "{results:?}");
+    assert_eq!(get("stats_hugetlb"), "1", "{results:?}");
+    assert_eq!(get("check_before_update"), "1_67108864", "{results:?}");
+    assert_eq!(get("dev_null"), "write=ok", "{results:?}");
+    assert_eq!(get("dev_kmsg"), "write=errno_1", "{results:?}");
+    assert_eq!(get("dev_kmsg_updated"), "write=ok", "{results:?}");
+    assert_eq!(get("clone_into"), "0::/into", "{results:?}");
+    assert_eq!(get("kill_sub_before"), "1", "{results:?}");
+    assert_eq!(get("kill_sub_after"), "0", "{results:?}");
+    assert_eq!(get("kill_removed"), "yes", "{results:?}");
 }

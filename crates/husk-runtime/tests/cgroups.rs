@@ -214,6 +214,30 @@ fn update_changes_live_limits() {
     fs::write(&file, r#"{"cpu": {"shares": 512}}"#).unwrap();
     t.rt(&["update", "-r", file.to_str().unwrap(), &id]).ok();
     assert_eq!(read("cpu", "cpu.shares"), "512");
+    // Raising memory and memory+swap together: memsw must go first (runc's
+    // order), or the kernel refuses a limit above memsw. Zeros leave the
+    // other fields alone, as engines send them.
+    if cgroup_dir(pid, "memory")
+        .join("memory.memsw.limit_in_bytes")
+        .exists()
+    {
+        t.rt(&["update", "--memory", "128m", "--memory-swap", "256m", &id])
+            .ok();
+        fs::write(
+            &file,
+            r#"{"memory": {"limit": 536870912, "swap": 1073741824, "reservation": 0},
+               "cpu": {"shares": 0, "quota": 0, "period": 0}, "pids": {"limit": 0}}"#,
+        )
+        .unwrap();
+        t.rt(&["update", "-r", file.to_str().unwrap(), &id]).ok();
+        assert_eq!(read("memory", "memory.limit_in_bytes"), "536870912");
+        assert_eq!(read("memory", "memory.memsw.limit_in_bytes"), "1073741824");
+        assert_eq!(read("cpu", "cpu.shares"), "512");
+        assert_eq!(read("pids", "pids.max"), "20");
+        t.rt(&["update", "--memory", "64m", "--memory-swap", "96m", &id])
+            .ok();
+        assert_eq!(read("memory", "memory.memsw.limit_in_bytes"), "100663296");
+    }
     t.rt(&["update", "--cpuset-cpus", "4096", &id])
         .failed()
         .stderr_mentions(&["cpuset.cpus"]);

@@ -37,19 +37,26 @@ fn chown_tree(p: &Path) {
     out.ok();
 }
 
-#[test]
-fn an_ordinary_user_runs_a_container() {
-    let t = Test::new("rootless");
+/// A bundle with the config `spec --rootless` writes for `nobody`, in a
+/// test dir that user may use.
+fn rootless_bundle(t: &Test) -> common::Bundle {
     std::fs::set_permissions(&t.root, std::fs::Permissions::from_mode(0o777)).unwrap();
     std::fs::set_permissions(&t.dir, std::fs::Permissions::from_mode(0o755)).unwrap();
     let mut b = t.bundle();
     b.save();
     std::fs::remove_file(b.path.join("config.json")).unwrap();
     chown_tree(&b.path);
-    as_nobody(&t, &["spec", "--rootless", "--bundle", b.path_str()]).ok();
+    as_nobody(t, &["spec", "--rootless", "--bundle", b.path_str()]).ok();
     b.config = serde_json::from_slice(&std::fs::read(b.path.join("config.json")).unwrap()).unwrap();
     b.config["process"]["terminal"] = serde_json::json!(false);
     b.config["root"]["readonly"] = serde_json::json!(false);
+    b
+}
+
+#[test]
+fn an_ordinary_user_runs_a_container() {
+    let t = Test::new("rootless");
+    let mut b = rootless_bundle(&t);
     b.probe_args(&[
         "run",
         "ids",
@@ -89,6 +96,23 @@ fn an_ordinary_user_runs_a_container() {
     .stdout
     .contains("stopped")));
     as_nobody(&t, &["delete", &id]).ok();
+    t.assert_no_leftovers(&id, &b.path);
+}
+
+/// Without delegated cgroups, limits cannot be honoured: like runc, create
+/// fails naming the field (device rules alone are skipped with a warning).
+#[test]
+fn an_ordinary_user_cannot_set_limits_without_delegation() {
+    let t = Test::new("rootless-limits");
+    let mut b = rootless_bundle(&t);
+    b.config["linux"]["resources"] = serde_json::json!({"pids": {"limit": 10}});
+    b.probe_args(&["hostname"]);
+    b.save();
+    chown_tree(&b.path);
+    let id = t.id();
+    as_nobody(&t, &["run", "--bundle", b.path_str(), &id])
+        .failed()
+        .stderr_mentions(&["linux.resources.pids", "not delegated"]);
     t.assert_no_leftovers(&id, &b.path);
 }
 

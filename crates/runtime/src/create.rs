@@ -1,6 +1,7 @@
 //! The parent side of `create` and `run` (runs in: parent): plan, clone3
 //! the init, answer its requests over the channel, record the state.
 
+use crate::cgroup::{default_device_rules, CgroupGuard};
 use crate::channel::{Channel, Msg};
 use crate::child::{self, Gate, InitContext};
 use crate::plan::{CreateOptions, NsKind, Plan, Strategy};
@@ -125,6 +126,7 @@ pub fn create(req: &CreateRequest, mode: Mode, warn: &dyn Fn(&str)) -> Result<Cr
     // Declared before the init so that, on failure, the init is killed
     // before its cgroup is removed.
     let mut cgroup = CgroupGuard::create(&plan, warn)?;
+    let cgroup_fd = cgroup.clone_into()?;
     let (chan, init_chan) = Channel::pair()?;
     let clone_flags = match plan.namespaces.strategy {
         Strategy::Clone { flags } => flags,
@@ -135,11 +137,12 @@ pub fn create(req: &CreateRequest, mode: Mode, warn: &dyn Fn(&str)) -> Result<Cr
             0
         }
     };
-    let forked = process::clone3(clone_flags, None)
+    let forked = process::clone3(clone_flags, cgroup_fd.as_ref().map(AsFd::as_fd))
         .map_err(|e| Error::sys("clone3", "container init", e))?;
     let (pid, pidfd) = match forked {
         process::Forked::Child => {
             dir.forget_in_child();
+            drop(cgroup_fd);
             drop(chan);
             drop(console_sock);
             child::run(InitContext::new(&plan, init_chan, gate, join_fds, idmapped))
@@ -154,8 +157,11 @@ pub fn create(req: &CreateRequest, mode: Mode, warn: &dyn Fn(&str)) -> Result<Cr
         pidfd,
         armed: true,
     };
-    // Into its cgroup before it runs anything of the container's.
-    cgroup.add(pid)?;
+    // Into its cgroup before it runs anything of the container's (unless
+    // clone3 already started it there).
+    if cgroup_fd.is_none() {
+        cgroup.add(pid)?;
+    }
     if matches!(plan.namespaces.strategy, Strategy::Clone { .. })
         && plan.namespaces.has_own(NsKind::User)
     {
@@ -227,6 +233,7 @@ pub fn create(req: &CreateRequest, mode: Mode, warn: &dyn Fn(&str)) -> Result<Cr
     let mut record = record.unwrap_or_else(|| new_record(&plan, init.pid));
     record.status = Status::Created;
     record.cgroup = cgroup.keep();
+    record.device_rules = default_device_rules(&plan);
     // `run` writes its state once, as running, right after the start.
     if mode == Mode::Create {
         dir.save(&record)?;
@@ -259,6 +266,7 @@ fn new_record(plan: &Plan, pid: i32) -> Record {
         poststart: plan.hooks.poststart.clone(),
         poststop: plan.hooks.poststop.clone(),
         cgroup: Vec::new(),
+        device_rules: Vec::new(),
     }
 }
 
@@ -310,80 +318,4 @@ pub fn write_pid_file(path: &Path, pid: i32) -> Result<()> {
 /// a signalfd; the init unblocks them before exec. Returns the old mask.
 pub fn block_signals() -> Result<signal::SigMask> {
     signal::block_all().map_err(|e| Error::sys("sigprocmask", "block", e))
-}
-
-/// The container's cgroup while `create` runs: removed on drop unless kept.
-struct CgroupGuard {
-    cgroup: Option<husk_cgroups::Cgroup>,
-}
-
-impl CgroupGuard {
-    /// Creates the cgroup and applies `linux.resources`. An unprivileged
-    /// caller without a delegated hierarchy goes on without one, warned.
-    fn create(plan: &Plan, warn: &dyn Fn(&str)) -> Result<Self> {
-        let host = husk_cgroups::Host::detect();
-        if host.is_unified()
-            && plan
-                .resources
-                .as_ref()
-                .is_some_and(husk_cgroups::resources::v2_device_rules)
-        {
-            warn("linux.resources.devices: device rules on cgroup v2 need an eBPF program, which this version does not build yet: not applied");
-        }
-        let cg = husk_cgroups::Cgroup::locate(&host, &plan.cgroups_path);
-        match cg.create(plan.resources.as_ref(), &default_device_rules(plan)) {
-            Ok(()) => Ok(CgroupGuard { cgroup: Some(cg) }),
-            Err(
-                husk_cgroups::Error::Io { source, .. }
-                | husk_cgroups::Error::Rejected { source, .. },
-            ) if source.kind() == std::io::ErrorKind::PermissionDenied
-                && !crate::caller::privileged() =>
-            {
-                let _ = cg.remove();
-                warn("cgroups are not delegated to this user: the container runs without one (linux.resources not applied)");
-                Ok(CgroupGuard { cgroup: None })
-            }
-            Err(e) => {
-                let _ = cg.remove();
-                Err(Error::Cgroup(e))
-            }
-        }
-    }
-
-    fn add(&self, pid: i32) -> Result<()> {
-        match &self.cgroup {
-            Some(cg) => cg.add(pid).map_err(Error::Cgroup),
-            None => Ok(()),
-        }
-    }
-
-    /// Keeps the cgroup and returns its directories for the state file.
-    fn keep(&mut self) -> Vec<std::path::PathBuf> {
-        self.cgroup.take().map(|c| c.dirs()).unwrap_or_default()
-    }
-}
-
-impl Drop for CgroupGuard {
-    fn drop(&mut self) {
-        if let Some(cg) = &self.cgroup {
-            let _ = cg.remove();
-        }
-    }
-}
-
-/// Devices every container may use whatever its device cgroup rules say,
-/// as runc allows them: mknod of any node, the default devices, the
-/// console and ptys, and the devices of `linux.devices`.
-fn default_device_rules(plan: &Plan) -> Vec<String> {
-    let mut rules = vec!["c *:* m".to_string(), "b *:* m".to_string()];
-    for d in &plan.devices {
-        let t = match d.file_type {
-            libc::S_IFBLK => "b",
-            libc::S_IFIFO => "p",
-            _ => "c",
-        };
-        rules.push(format!("{t} {}:{} rwm", d.major, d.minor));
-    }
-    rules.extend(["c 5:1 rwm", "c 5:2 rwm", "c 136:* rwm"].map(String::from));
-    rules
 }

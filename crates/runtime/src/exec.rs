@@ -85,26 +85,29 @@ fn spawn(
     // The process is our grandchild: adopt it when its parent exits.
     process::set_child_subreaper().map_err(|e| Error::sys("prctl", "PR_SET_CHILD_SUBREAPER", e))?;
     let (chan, child_chan) = Channel::pair()?;
-    let (first, _first_fd) =
-        match process::clone3(0, None).map_err(|e| Error::sys("clone3", "exec process", e))? {
-            process::Forked::Child => {
-                drop(chan);
-                exec_child::run(ExecContext {
-                    process,
-                    chan: child_chan,
-                    join_fds,
-                })
-            }
-            process::Forked::Parent { pid, pidfd } => (pid, pidfd),
-        };
+    // On a pure v2 host the process starts in the container's cgroup.
+    let cgroup_fd = cgroup.clone_into().map_err(Error::Cgroup)?;
+    let (first, _first_fd) = match process::clone3(0, cgroup_fd.as_ref().map(AsFd::as_fd))
+        .map_err(|e| Error::sys("clone3", "exec process", e))?
+    {
+        process::Forked::Child => {
+            drop(chan);
+            exec_child::run(ExecContext {
+                process,
+                chan: child_chan,
+                join_fds,
+            })
+        }
+        process::Forked::Parent { pid, pidfd } => (pid, pidfd),
+    };
     drop(child_chan);
     drop(join_fds);
     // Into the container's cgroup before it forks into the container.
-    if let Err(e) = cgroup
-        .add(first)
-        .map_err(Error::Cgroup)
-        .and_then(|()| chan.send(&Msg::Go, &[]))
-    {
+    let joined = match cgroup_fd {
+        Some(_) => Ok(()),
+        None => cgroup.add(first).map_err(Error::Cgroup),
+    };
+    if let Err(e) = joined.and_then(|()| chan.send(&Msg::Go, &[])) {
         let _ = process::kill(first, libc::SIGKILL);
         let _ = process::wait_exit(first);
         return Err(e);

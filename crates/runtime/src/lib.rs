@@ -8,6 +8,7 @@
 #![forbid(unsafe_code)]
 
 pub mod caller;
+pub mod cgroup;
 pub mod channel;
 pub mod child;
 pub mod create;

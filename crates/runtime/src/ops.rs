@@ -146,7 +146,7 @@ pub fn update(root: &Path, id: &str, resources: &oci_spec::runtime::LinuxResourc
             "{id}: the container has no cgroup to update"
         )));
     }
-    husk_cgroups::Cgroup::from_dirs(rec.cgroup.clone()).update(resources)?;
+    husk_cgroups::Cgroup::from_dirs(rec.cgroup.clone()).update(resources, &rec.device_rules)?;
     Ok(())
 }
 
@@ -222,6 +222,13 @@ fn signal_container(rec: &Record, sig: i32, all: bool) -> Result<()> {
             action: "kill",
         });
     }
+    // SIGKILL to all: v2's cgroup.kill, at once and race-free, if there is one.
+    if all && sig == libc::SIGKILL && !rec.cgroup.is_empty() {
+        let cg = husk_cgroups::Cgroup::from_dirs(rec.cgroup.clone());
+        if cg.kill_all()? {
+            return Ok(());
+        }
+    }
     if all {
         for pid in processes_of(rec) {
             if pid != rec.pid {
@@ -233,9 +240,8 @@ fn signal_container(rec: &Record, sig: i32, all: bool) -> Result<()> {
         .map_err(|e| Error::sys("kill", format!("container {} (pid {})", rec.id, rec.pid), e))
 }
 
-/// `ps`: the host pids of the container's processes (init's pid or mount
-/// namespace members; the container's cgroup will be the authority once
-/// cgroups are built).
+/// `ps`: the host pids of the container's processes (its cgroup's, or
+/// without one, the members of init's pid or mount namespace).
 pub fn pids(root: &Path, id: &str) -> Result<Vec<i32>> {
     let dir = ContainerDir::open(root, id)?;
     let rec = dir.load()?;
@@ -247,9 +253,9 @@ pub fn pids(root: &Path, id: &str) -> Result<Vec<i32>> {
     Ok(pids)
 }
 
-/// Every process of the container: those sharing init's pid namespace or
-/// its mount namespace, where init has one of its own (else just init).
-/// (With cgroups, the container's cgroup will be the authority.)
+/// Every process of the container: those of its cgroup; without one, those
+/// sharing init's pid namespace or its mount namespace, where init has one
+/// of its own (else just init).
 fn processes_of(rec: &Record) -> Vec<i32> {
     if !rec.cgroup.is_empty() {
         let pids = husk_cgroups::Cgroup::from_dirs(rec.cgroup.clone()).pids();

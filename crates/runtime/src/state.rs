@@ -97,6 +97,10 @@ pub struct Record {
     /// The container's cgroup directories (removed on delete).
     #[serde(default)]
     pub cgroup: Vec<PathBuf>,
+    /// The device rules every container gets, re-applied after the device
+    /// rules of an `update`.
+    #[serde(default)]
+    pub device_rules: Vec<oci_spec::runtime::LinuxDeviceCgroup>,
 }
 
 impl Record {
@@ -363,6 +367,7 @@ mod tests {
             poststop: vec![],
             poststart: vec![],
             cgroup: vec![],
+            device_rules: vec![],
         };
         assert_eq!(rec.status(), Status::Running);
         let reused = Record {

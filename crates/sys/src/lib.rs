@@ -7,6 +7,7 @@
 //! Nothing here knows about containers; the runtime crate decides what to call
 //! and in which order.
 
+pub mod bpf;
 mod errno;
 pub mod fs;
 pub mod mount;

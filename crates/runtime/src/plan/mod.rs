@@ -254,9 +254,6 @@ fn unapplied(spec: &Spec, linux: &oci_spec::runtime::Linux) -> Vec<&'static str>
         note(p.io_priority().is_some(), "process.ioPriority");
         note(p.exec_cpu_affinity().is_some(), "process.execCPUAffinity");
     }
-    if let Some(r) = linux.resources() {
-        w.extend(husk_cgroups::resources::unapplied(r));
-    }
     w
 }
 
