@@ -26,7 +26,7 @@ pub struct ExecRequest {
 
 /// Runs a process in container `id`; returns its exit status (0 if detached).
 pub fn exec(root: &Path, id: &str, req: &ExecRequest) -> Result<i32> {
-    let (process, join_fds, cgroup) = {
+    let (process, seccomp, state, join_fds, cgroup) = {
         // Hold the container's lock only while reading what we need.
         let dir = ContainerDir::open(root, id)?;
         let rec = dir.load()?;
@@ -36,6 +36,12 @@ pub fn exec(root: &Path, id: &str, req: &ExecRequest) -> Result<i32> {
         }
         let spec = crate::spec::load(&rec.bundle)?;
         let process = plan_exec_process(&spec, &req.options)?;
+        // Like runc, the exec'd process gets the container's filter, built
+        // from its config (a process's own noNewPrivileges still counts).
+        let seccomp = match spec.linux() {
+            Some(l) => crate::plan::plan_seccomp(l)?,
+            None => None,
+        };
         let join_fds = namespaces_of(rec.pid)?;
         // The fds pin the namespaces; make sure they were still the container's.
         if rec.status() == Status::Stopped {
@@ -43,6 +49,8 @@ pub fn exec(root: &Path, id: &str, req: &ExecRequest) -> Result<i32> {
         }
         (
             process,
+            seccomp,
+            rec.hook_state(rec.status()),
             join_fds,
             husk_cgroups::Cgroup::from_dirs(rec.cgroup.clone()),
         )
@@ -63,15 +71,32 @@ pub fn exec(root: &Path, id: &str, req: &ExecRequest) -> Result<i32> {
     } else {
         Some(create::block_signals()?)
     };
-    let result = spawn(&process, join_fds, &cgroup, console_sock, req);
+    let result = spawn(
+        &process,
+        Seccomp {
+            filter: seccomp.as_ref(),
+            state,
+        },
+        join_fds,
+        &cgroup,
+        console_sock,
+        req,
+    );
     if let Some(m) = old_mask {
         let _ = signal::restore(&m);
     }
     result
 }
 
+/// The container's seccomp filter and, for its listener, the container's state.
+struct Seccomp<'a> {
+    filter: Option<&'a husk_seccomp::Filter>,
+    state: serde_json::Value,
+}
+
 fn spawn(
     process: &crate::plan::ProcessPlan,
+    seccomp: Seccomp<'_>,
     join_fds: Vec<(NsKind, OwnedFd)>,
     cgroup: &husk_cgroups::Cgroup,
     console_sock: Option<UnixStream>,
@@ -86,6 +111,7 @@ fn spawn(
                 drop(chan);
                 exec_child::run(ExecContext {
                     process,
+                    seccomp: seccomp.filter,
                     chan: child_chan,
                     join_fds,
                 })
@@ -138,6 +164,16 @@ fn spawn(
                         }
                         None => console = Some(master),
                     }
+                }
+                Msg::SeccompFd => {
+                    let fd = fds.pop().ok_or_else(|| {
+                        Error::Usage("exec: seccomp message without an fd".into())
+                    })?;
+                    let listener = seccomp.filter.and_then(|f| f.listener.as_ref());
+                    if let (Some(l), Some((pid, _))) = (listener, &target) {
+                        crate::seccomp_listener::hand_over(l, *pid, seccomp.state.clone(), &fd)?;
+                    }
+                    chan.send(&Msg::Continue, &[])?;
                 }
                 Msg::Ready => {}
                 Msg::Failed(e) => return Err(Error::Init(e)),

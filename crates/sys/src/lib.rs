@@ -12,6 +12,7 @@ pub mod fs;
 pub mod mount;
 pub mod ns;
 pub mod privs;
+pub mod seccomp;
 pub mod process;
 pub mod signal;
 pub mod socket;

@@ -77,6 +77,8 @@ pub struct Plan {
     pub cgroups_path: PathBuf,
     /// `linux.resources`, translated by husk-cgroups when the cgroup is made.
     pub resources: Option<oci_spec::runtime::LinuxResources>,
+    /// `linux.seccomp`, compiled for this host.
+    pub seccomp: Option<husk_seccomp::Filter>,
     /// Join a new session keyring named after the container (runc's
     /// default; off with --no-new-keyring).
     pub new_keyring: bool,
@@ -185,6 +187,7 @@ impl Plan {
             }
         }
         let hooks = plan_hooks(spec)?;
+        let seccomp = plan_seccomp(&linux)?;
         Ok(Plan {
             id: id.to_string(),
             oci_version: spec.version().clone(),
@@ -211,6 +214,7 @@ impl Plan {
                 .filter(|p| !p.as_os_str().is_empty())
                 .unwrap_or_else(|| PathBuf::from(format!("husk-{id}"))),
             resources: linux.resources().clone(),
+            seccomp,
             unapplied: unapplied(spec, &linux),
             annotations: spec
                 .annotations()
@@ -232,7 +236,6 @@ fn unapplied(spec: &Spec, linux: &oci_spec::runtime::Linux) -> Vec<&'static str>
             w.push(what);
         }
     };
-    note(linux.seccomp().is_some(), "linux.seccomp");
     note(linux.mount_label().is_some(), "linux.mountLabel");
     note(linux.intel_rdt().is_some(), "linux.intelRdt");
     note(linux.personality().is_some(), "linux.personality");
@@ -252,6 +255,19 @@ fn unapplied(spec: &Spec, linux: &oci_spec::runtime::Linux) -> Vec<&'static str>
         w.extend(husk_cgroups::resources::unapplied(r));
     }
     w
+}
+
+/// `linux.seccomp` compiled to BPF here, in the parent: a bad profile fails
+/// `create` (or `exec`) before anything exists, and init only loads bytes.
+pub fn plan_seccomp(linux: &oci_spec::runtime::Linux) -> Result<Option<husk_seccomp::Filter>> {
+    let Some(profile) = linux.seccomp() else {
+        return Ok(None);
+    };
+    let native = husk_seccomp::Arch::native()
+        .ok_or_else(|| Error::config("linux.seccomp", "not supported on this architecture"))?;
+    husk_seccomp::compile(profile, native)
+        .map(Some)
+        .map_err(|e| Error::config(e.field, e.reason))
 }
 
 fn non_empty(s: &Option<String>) -> Option<String> {
