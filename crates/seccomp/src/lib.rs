@@ -10,6 +10,7 @@
 #![forbid(unsafe_code)]
 
 mod arch;
+mod enosys;
 mod multiplex;
 mod program;
 mod bpf;

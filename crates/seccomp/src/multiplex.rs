@@ -28,6 +28,11 @@ const IPC_CALLS: [(&str, u64); 12] = [
     ("shmctl", 24),
 ];
 
+/// Whether x86 reaches `name` through socketcall or ipc.
+pub(crate) fn is_multiplexed(name: &str) -> bool {
+    SOCKET_CALLS.contains(&name) || IPC_CALLS.iter().any(|(n, _)| *n == name)
+}
+
 /// (number, rule) pairs for `name` on `arch`, in libseccomp's order.
 pub(crate) fn resolve(arch: Arch, name: &str, rule: &Rule) -> Vec<(u32, Rule)> {
     let mut out = Vec::new();

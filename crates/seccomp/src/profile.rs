@@ -119,7 +119,8 @@ pub fn compile(s: &LinuxSeccomp, native: Arch) -> Result<Filter, Error> {
         }
     };
     let sections = sections(&arches, &rules);
-    let program = generate(&sections, default, BAD_ARCH)?;
+    let highest = crate::enosys::highest(s, native);
+    let program = generate(&sections, default, BAD_ARCH, highest.as_deref())?;
     Ok(Filter {
         program,
         flags: filter_flags,

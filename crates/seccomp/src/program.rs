@@ -13,7 +13,7 @@
 //! that bit (other than -1) to the bad-arch action, one with x32 lets them
 //! reach its rules (and the default action).
 
-use crate::arch::X32_SYSCALL_BIT;
+use crate::arch::{Arch, X32_SYSCALL_BIT};
 use crate::bpf::{arg_hi, arg_lo, Builder, Label, ARCH, JEQ, JGE, JGT, NR};
 use crate::profile::{Cond, Op, Rule};
 use crate::{Error, Insn, MAX_INSNS};
@@ -35,7 +35,13 @@ enum Leaf<'a> {
     Rules(bool, &'a [Rule]),
 }
 
-pub(crate) fn generate(sections: &[Section], default: u32, bad_arch: u32) -> Result<Vec<Insn>, Error> {
+/// The program: runc's ENOSYS stub (when `highest` is given), then the filter.
+pub(crate) fn generate(
+    sections: &[Section],
+    default: u32,
+    bad_arch: u32,
+    highest: Option<&[(Arch, u32)]>,
+) -> Result<Vec<Insn>, Error> {
     let mut b = Builder::default();
     let mut next = b.ret(bad_arch);
     for s in sections.iter().rev() {
@@ -45,7 +51,10 @@ pub(crate) fn generate(sections: &[Section], default: u32, bad_arch: u32) -> Res
         let nr = b.load(NR, body);
         next = b.jump(JEQ, s.audit, nr, next);
     }
-    b.load(ARCH, next);
+    let filter = b.load(ARCH, next);
+    if let Some(h) = highest {
+        crate::enosys::stub(&mut b, h, filter);
+    }
     if b.len() > MAX_INSNS {
         return Err(Error::new(
             "linux.seccomp",

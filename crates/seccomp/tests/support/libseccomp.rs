@@ -1,6 +1,9 @@
 //! The reference: a profile handed to libseccomp the way runc does it
-//! (libcontainer/seccomp/seccomp_linux.go), exported as BPF.
+//! (libcontainer/seccomp/seccomp_linux.go), exported as BPF, behind runc's
+//! -ENOSYS stub (libcontainer/seccomp/patchbpf), which is described here as
+//! plain logic over numbers libseccomp resolves.
 
+use husk_seccomp::interp::{run, SeccompData};
 use husk_seccomp::Insn;
 use libseccomp_sys as sys;
 use oci_spec::runtime::{LinuxSeccomp, LinuxSeccompAction as Act, LinuxSeccompOperator as Op};
@@ -32,6 +35,67 @@ fn op(o: Op) -> sys::scmp_compare {
         Op::ScmpCmpGt => sys::scmp_compare::SCMP_CMP_GT,
         Op::ScmpCmpMaskedEq => sys::scmp_compare::SCMP_CMP_MASKED_EQ,
     }
+}
+
+/// What runc loads for a profile: libseccomp's program behind its stub.
+pub struct Reference {
+    pub program: Vec<Insn>,
+    /// (AUDIT_ARCH, x32 mode, highest number named): above it, ENOSYS.
+    stub: Vec<(u32, bool, u32)>,
+}
+
+const X86_64: u32 = 0xc000_003e;
+const X32: u32 = 0x4000_003e;
+
+impl Reference {
+    pub fn new(s: &LinuxSeccomp) -> Self {
+        Reference {
+            program: compile(s),
+            stub: stub(s),
+        }
+    }
+
+    /// The return value runc's filter gives for `d`.
+    pub fn answer(&self, d: &SeccompData) -> u32 {
+        let x32 = d.arch == X86_64 && d.nr & 0x4000_0000 != 0;
+        let newer = self
+            .stub
+            .iter()
+            .any(|&(arch, mode, max)| arch == d.arch && mode == x32 && d.nr > max);
+        if newer {
+            return 0x0005_0000 | 38;
+        }
+        run(&self.program, d).unwrap_or_else(|e| panic!("libseccomp's program: {e}"))
+    }
+}
+
+fn stub(s: &LinuxSeccomp) -> Vec<(u32, bool, u32)> {
+    let permissive = matches!(s.default_action(), Act::ScmpActAllow | Act::ScmpActLog | Act::ScmpActTrace);
+    if permissive || (s.default_action() == Act::ScmpActErrno && s.default_errno_ret() == Some(38)) {
+        return vec![];
+    }
+    let mut out = vec![];
+    for a in s.architectures().iter().flatten() {
+        let token = match *a as u32 {
+            0 => X86_64,
+            t => t,
+        };
+        let mut max = 0i32;
+        for name in s.syscalls().iter().flatten().flat_map(|c| c.names()) {
+            let cname = CString::new(name.as_str()).unwrap();
+            // SAFETY: cname is a valid C string for the duration of the call.
+            let nr = unsafe { sys::seccomp_syscall_resolve_name_arch(token, cname.as_ptr()) };
+            max = max.max(nr);
+        }
+        let (audit, x32) = match token {
+            X32 => (X86_64, true),
+            t => (t, false),
+        };
+        if max > 0 && !out.iter().any(|&(a, m, _)| a == audit && m == x32) {
+            out.push((audit, x32, max as u32));
+        }
+    }
+    out
 }
 
 /// libseccomp's program for `s` on this (x86_64) host.
