@@ -2,7 +2,7 @@
 # Regenerates crates/seccomp/src/syscalls.rs: the syscall name -> number
 # tables of the architectures husk-seccomp compiles for, taken from
 # libseccomp itself (so that names resolve exactly as they do for runc).
-# Needs gcc and libseccomp-dev.  Usage: bash scripts/gen-seccomp-syscalls.sh
+# Needs gcc, libseccomp-dev and rustfmt.  Usage: bash scripts/gen-seccomp-syscalls.sh
 set -euo pipefail
 cd "$(dirname "$0")/.."
 tmp=$(mktemp -d)
@@ -62,4 +62,5 @@ END {
     print "/// Marks a syscall an architecture does not have."
     print "pub(crate) const NONE: u16 = u16::MAX;"
 }' "$tmp/names" "$tmp/table" > crates/seccomp/src/syscalls.rs
+rustfmt --edition 2021 crates/seccomp/src/syscalls.rs
 echo "wrote crates/seccomp/src/syscalls.rs ($(wc -l < "$tmp/table") numbers)"

@@ -31,7 +31,11 @@ fn docker_default() -> Value {
     let p: Value = serde_json::from_str(&text).unwrap();
     let caps = ["CAP_AUDIT_WRITE", "CAP_KILL", "CAP_NET_BIND_SERVICE"];
     let has = |f: &Value, key: &str, want: &[&str]| {
-        f[key].as_array().into_iter().flatten().any(|v| want.iter().any(|w| v == w))
+        f[key]
+            .as_array()
+            .into_iter()
+            .flatten()
+            .any(|v| want.iter().any(|w| v == w))
     };
     let empty = |f: &Value, key: &str| f[key].as_array().is_none_or(Vec::is_empty);
     let syscalls: Vec<Value> = p["syscalls"]
@@ -60,10 +64,17 @@ fn docker_default() -> Value {
 fn errno_per_syscall_and_default_errno_ret() {
     let t = Test::new("sc-errno");
     let deny = allow_but(json!([{"names": ["mkdir", "mkdirat"], "action": "SCMP_ACT_ERRNO"}]));
-    let b = with_profile(&t, deny, "mkdir /tmp/d; echo rc=$?; ls / >/dev/null && echo ls=ok");
+    let b = with_profile(
+        &t,
+        deny,
+        "mkdir /tmp/d; echo rc=$?; ls / >/dev/null && echo ls=ok",
+    );
     let out = t.run(&b);
     out.ok();
-    assert!(out.stdout.contains("rc=1") && out.stdout.contains("ls=ok"), "{out}");
+    assert!(
+        out.stdout.contains("rc=1") && out.stdout.contains("ls=ok"),
+        "{out}"
+    );
     out.stderr_mentions(&["operation not permitted"]);
     // Docker's profile without mkdir: its defaultErrnoRet (ENOSYS) answers.
     let mut docker = docker_default();
@@ -80,11 +91,16 @@ fn errno_per_syscall_and_default_errno_ret() {
 fn argument_conditions() {
     let t = Test::new("sc-args");
     // personality(PER_LINUX32) denied, personality(PER_LINUX) allowed.
-    let deny = allow_but(json!([{"names": ["personality"], "action": "SCMP_ACT_ERRNO", "errnoRet": 13,
-        "args": [{"index": 0, "value": 8, "op": "SCMP_CMP_EQ"}]}]));
+    let deny = allow_but(
+        json!([{"names": ["personality"], "action": "SCMP_ACT_ERRNO", "errnoRet": 13,
+        "args": [{"index": 0, "value": 8, "op": "SCMP_CMP_EQ"}]}]),
+    );
     let b = with_profile(&t, deny, "linux32 true; echo a=$?; linux64 true; echo b=$?");
     let out = t.run(&b);
-    assert!(out.stdout.contains("a=1") && out.stdout.contains("b=0"), "{out}");
+    assert!(
+        out.stdout.contains("a=1") && out.stdout.contains("b=0"),
+        "{out}"
+    );
     out.stderr_mentions(&["permission denied"]);
 }
 
@@ -127,7 +143,8 @@ fn notify_goes_to_the_listener() {
     let out = t.run(&b);
     out.ok().stderr_mentions(&["cross-device"]);
     let (state, nr) = agent.join().unwrap();
-    assert!(nr == libc::SYS_mkdir as i32 || nr == libc::SYS_mkdirat as i32, "{nr}");
+    let nr = i64::from(nr);
+    assert!(nr == libc::SYS_mkdir || nr == libc::SYS_mkdirat, "{nr}");
     assert_eq!(state["fds"], json!(["seccompFd"]), "{state}");
     assert_eq!(state["metadata"], "meta", "{state}");
     assert!(state["pid"].as_i64().unwrap() > 0, "{state}");
@@ -165,13 +182,21 @@ fn without_no_new_privileges_and_as_another_user() {
 #[test]
 fn exec_gets_the_containers_filter() {
     let t = Test::new("sc-exec");
-    let p = allow_but(json!([{"names": ["mkdir", "mkdirat"], "action": "SCMP_ACT_ERRNO", "errnoRet": 18}]));
+    let p = allow_but(
+        json!([{"names": ["mkdir", "mkdirat"], "action": "SCMP_ACT_ERRNO", "errnoRet": 18}]),
+    );
     let mut b = with_profile(&t, p, "");
     b.probe_args(&["sleep", "60"]);
     let (id, out) = t.create(&b, &[]);
     out.ok();
     t.rt(&["start", &id]).ok();
-    let out = t.rt(&["exec", &id, "/bin/sh", "-c", "mkdir /tmp/e; echo rc=$?; ls / >/dev/null && echo ls=ok"]);
+    let out = t.rt(&[
+        "exec",
+        &id,
+        "/bin/sh",
+        "-c",
+        "mkdir /tmp/e; echo rc=$?; ls / >/dev/null && echo ls=ok",
+    ]);
     out.ok().stderr_mentions(&["cross-device"]);
     assert!(out.stdout.contains("ls=ok"), "{out}");
     t.rt(&["delete", "--force", &id]).ok();
@@ -191,7 +216,11 @@ fn refused(name: &str, profile: Value, words: &[&str]) {
 
 #[test]
 fn bad_profiles_are_refused_with_nothing_left() {
-    refused("sc-bad1", json!({"defaultAction": "SCMP_ACT_PERHAPS"}), &["linux.seccomp.defaultAction"]);
+    refused(
+        "sc-bad1",
+        json!({"defaultAction": "SCMP_ACT_PERHAPS"}),
+        &["linux.seccomp.defaultAction"],
+    );
     refused(
         "sc-bad2",
         json!({"defaultAction": "SCMP_ACT_ALLOW", "architectures": ["SCMP_ARCH_Z80"]}),
@@ -199,7 +228,9 @@ fn bad_profiles_are_refused_with_nothing_left() {
     );
     refused(
         "sc-bad3",
-        allow_but(json!([{"names": ["read"], "action": "SCMP_ACT_ERRNO", "args": [{"index": 0, "value": 1, "op": "SCMP_CMP_ABOUT"}]}])),
+        allow_but(
+            json!([{"names": ["read"], "action": "SCMP_ACT_ERRNO", "args": [{"index": 0, "value": 1, "op": "SCMP_CMP_ABOUT"}]}]),
+        ),
         &["linux.seccomp.syscalls[0].args[0].op"],
     );
     refused(
@@ -209,7 +240,9 @@ fn bad_profiles_are_refused_with_nothing_left() {
     );
     refused(
         "sc-bad5",
-        allow_but(json!([{"names": ["read"], "action": "SCMP_ACT_ERRNO", "args": [{"index": 9, "value": 1, "op": "SCMP_CMP_EQ"}]}])),
+        allow_but(
+            json!([{"names": ["read"], "action": "SCMP_ACT_ERRNO", "args": [{"index": 9, "value": 1, "op": "SCMP_CMP_EQ"}]}]),
+        ),
         &["linux.seccomp.syscalls[0].args[0].index"],
     );
 }

@@ -25,8 +25,13 @@ pub fn hand_over(
         "metadata": listener.metadata,
         "state": state,
     });
-    let sock = UnixStream::connect(path)
-        .map_err(|e| Error::io("connect to seccomp agent (linux.seccomp.listenerPath)", path, e))?;
+    let sock = UnixStream::connect(path).map_err(|e| {
+        Error::io(
+            "connect to seccomp agent (linux.seccomp.listenerPath)",
+            path,
+            e,
+        )
+    })?;
     husk_sys::socket::send(sock.as_fd(), doc.to_string().as_bytes(), &[fd.as_fd()])
         .map_err(|e| Error::sys("send seccomp fd to", path.display(), e))
 }

@@ -25,9 +25,9 @@ impl SeccompData {
             0 => Some(self.nr),
             4 => Some(self.arch),
             8 | 12 => Some(half(self.ip, off == 12)),
-            16..=60 if off % 4 == 0 => {
+            16..=60 if off & 3 == 0 => {
                 let i = usize::try_from((off - 16) / 8).ok()?;
-                Some(half(self.args[i], off % 8 == 4))
+                Some(half(self.args[i], off & 7 == 4))
             }
             _ => None,
         }
@@ -42,7 +42,11 @@ pub fn run(prog: &[Insn], data: &SeccompData) -> Result<u32, String> {
         pc += 1;
         let skip = |taken: bool| usize::from(if taken { i.jt } else { i.jf });
         match i.code {
-            LD_W_ABS => a = data.word(i.k).ok_or(format!("bad load offset {} at {}", i.k, pc - 1))?,
+            LD_W_ABS => {
+                a = data
+                    .word(i.k)
+                    .ok_or(format!("bad load offset {} at {}", i.k, pc - 1))?
+            }
             AND_K => a &= i.k,
             JA => pc += usize::try_from(i.k).map_err(|e| e.to_string())?,
             JEQ => pc += skip(a == i.k),

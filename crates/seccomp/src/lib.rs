@@ -10,12 +10,12 @@
 #![forbid(unsafe_code)]
 
 mod arch;
-mod enosys;
-mod multiplex;
-mod program;
 mod bpf;
+mod enosys;
 pub mod interp;
+mod multiplex;
 mod profile;
+mod program;
 mod syscalls;
 
 pub use arch::Arch;

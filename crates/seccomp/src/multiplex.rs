@@ -7,9 +7,26 @@ use crate::profile::{Cond, Op, Rule};
 
 /// `SYS_*` numbers of socketcall(2) (linux/net.h).
 const SOCKET_CALLS: [&str; 20] = [
-    "socket", "bind", "connect", "listen", "accept", "getsockname", "getpeername",
-    "socketpair", "send", "recv", "sendto", "recvfrom", "shutdown", "setsockopt",
-    "getsockopt", "sendmsg", "recvmsg", "accept4", "recvmmsg", "sendmmsg",
+    "socket",
+    "bind",
+    "connect",
+    "listen",
+    "accept",
+    "getsockname",
+    "getpeername",
+    "socketpair",
+    "send",
+    "recv",
+    "sendto",
+    "recvfrom",
+    "shutdown",
+    "setsockopt",
+    "getsockopt",
+    "sendmsg",
+    "recvmsg",
+    "accept4",
+    "recvmmsg",
+    "sendmmsg",
 ];
 
 /// ipc(2) call numbers (linux/ipc.h).
@@ -50,7 +67,8 @@ pub(crate) fn resolve(arch: Arch, name: &str, rule: &Rule) -> Vec<(u32, Rule)> {
             });
         if let Some((mux, call)) = muxed {
             if let Some(nr) = arch.syscall(mux) {
-                let mut conds: Vec<Cond> = rule.conds.iter().filter(|c| c.arg != 0).cloned().collect();
+                let mut conds: Vec<Cond> =
+                    rule.conds.iter().filter(|c| c.arg != 0).cloned().collect();
                 conds.insert(
                     0,
                     Cond {
@@ -60,7 +78,13 @@ pub(crate) fn resolve(arch: Arch, name: &str, rule: &Rule) -> Vec<(u32, Rule)> {
                         mask: u64::MAX,
                     },
                 );
-                out.push((nr, Rule { action: rule.action, conds }));
+                out.push((
+                    nr,
+                    Rule {
+                        action: rule.action,
+                        conds,
+                    },
+                ));
             }
         }
     }

@@ -98,7 +98,13 @@ pub fn compile(s: &LinuxSeccomp, native: Arch) -> Result<Filter, Error> {
                 notify.get_or_insert(field.clone());
             }
             for c in &conds {
-                rules.push((name.clone(), Rule { action: act, conds: c.clone() }));
+                rules.push((
+                    name.clone(),
+                    Rule {
+                        action: act,
+                        conds: c.clone(),
+                    },
+                ));
             }
         }
     }
@@ -168,7 +174,12 @@ fn conditions(field: &str, call: &LinuxSyscall) -> Result<Vec<Vec<Cond>>, Error>
             // value is the mask, valueTwo the value to compare with.
             OciOp::ScmpCmpMaskedEq => (Op::MaskedEq, a.value_two().unwrap_or(0), a.value()),
         };
-        conds.push(Cond { arg, op, datum, mask });
+        conds.push(Cond {
+            arg,
+            op,
+            datum,
+            mask,
+        });
     }
     let mut seen = [0u8; 6];
     for c in &conds {
@@ -209,7 +220,8 @@ fn sections(arches: &[Arch], rules: &[(String, Rule)]) -> Vec<Section> {
     }
     let has_x32 = arches.contains(&Arch::X32);
     for s in &mut out {
-        s.reject_x32 = s.audit == Arch::X86_64.audit() && arches.contains(&Arch::X86_64) && !has_x32;
+        s.reject_x32 =
+            s.audit == Arch::X86_64.audit() && arches.contains(&Arch::X86_64) && !has_x32;
     }
     out
 }

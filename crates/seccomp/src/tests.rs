@@ -93,8 +93,11 @@ fn far_jumps_get_trampolines() {
     ))
     .unwrap();
     assert!(f.program.len() > 1000);
-    for i in [0u64, 1, 100, 199] {
-        assert_eq!(call(&f, "ioctl", [0, i, 0, 0, 0, 0]), ret::ERRNO | (i as u32 + 1));
+    for i in [0u32, 1, 100, 199] {
+        assert_eq!(
+            call(&f, "ioctl", [0, u64::from(i), 0, 0, 0, 0]),
+            ret::ERRNO | (i + 1)
+        );
     }
     assert_eq!(call(&f, "ioctl", [0, 200, 0, 0, 0, 0]), ret::ALLOW);
     assert_eq!(call(&f, "read", [0; 6]), ret::KILL_PROCESS);

@@ -55,7 +55,11 @@ fn boundaries(profile: &Value) -> Vec<u64> {
 }
 
 /// The first input on which the two programs answer differently.
-fn first_difference(ours: &[Insn], theirs: &libseccomp::Reference, profile: &Value) -> Option<String> {
+fn first_difference(
+    ours: &[Insn],
+    theirs: &libseccomp::Reference,
+    profile: &Value,
+) -> Option<String> {
     let values = boundaries(profile);
     let mut rng = Rng(0x5eed_c0ff_ee15_600d);
     let mut arg_sets: Vec<[u64; 6]> = values.iter().map(|&v| [v; 6]).collect();
@@ -73,7 +77,14 @@ fn first_difference(ours: &[Insn], theirs: &libseccomp::Reference, profile: &Val
     let mut inputs: Vec<(u32, u32)> = Vec::new();
     for arch in Arch::ALL {
         let mut nrs = arch.numbers();
-        nrs.extend([999, 4095, 0x3fff_ffff, 0x4000_0000 | 999, 0x7fff_ffff, u32::MAX]);
+        nrs.extend([
+            999,
+            4095,
+            0x3fff_ffff,
+            0x4000_0000 | 999,
+            0x7fff_ffff,
+            u32::MAX,
+        ]);
         if arch == Arch::X86_64 {
             nrs.extend(Arch::X32.numbers());
         }
@@ -82,7 +93,12 @@ fn first_difference(ours: &[Insn], theirs: &libseccomp::Reference, profile: &Val
     inputs.extend([(0x1234_5678, 0), (0xc000_0015, 1), (0, 59)]);
     for (arch, nr) in inputs {
         for args in &arg_sets {
-            let d = SeccompData { nr, arch, ip: 0, args: *args };
+            let d = SeccompData {
+                nr,
+                arch,
+                ip: 0,
+                args: *args,
+            };
             let b = theirs.answer(&d);
             let a = run(ours, &d).unwrap_or_else(|e| panic!("our program: {e}"));
             if a != b {
@@ -98,9 +114,17 @@ fn check(profile: Value) {
     let spec: LinuxSeccomp = serde_json::from_value(profile.clone()).unwrap();
     let ours = husk_seccomp::compile(&spec, Arch::X86_64).unwrap().program;
     let theirs = libseccomp::Reference::new(&spec);
-    eprintln!("husk: {} instructions, libseccomp: {}", ours.len(), theirs.program.len());
+    eprintln!(
+        "husk: {} instructions, libseccomp: {}",
+        ours.len(),
+        theirs.program.len()
+    );
     if let Some(d) = first_difference(&ours, &theirs, &profile) {
-        panic!("programs differ on {d}\n(husk: {} insns, libseccomp: {})", ours.len(), theirs.program.len());
+        panic!(
+            "programs differ on {d}\n(husk: {} insns, libseccomp: {})",
+            ours.len(),
+            theirs.program.len()
+        );
     }
 }
 
@@ -144,9 +168,20 @@ pub fn docker_default(caps: &[&str]) -> Value {
 }
 
 const DOCKER_CAPS: &[&str] = &[
-    "CAP_CHOWN", "CAP_DAC_OVERRIDE", "CAP_FSETID", "CAP_FOWNER", "CAP_MKNOD", "CAP_NET_RAW",
-    "CAP_SETGID", "CAP_SETUID", "CAP_SETFCAP", "CAP_SETPCAP", "CAP_NET_BIND_SERVICE",
-    "CAP_SYS_CHROOT", "CAP_KILL", "CAP_AUDIT_WRITE",
+    "CAP_CHOWN",
+    "CAP_DAC_OVERRIDE",
+    "CAP_FSETID",
+    "CAP_FOWNER",
+    "CAP_MKNOD",
+    "CAP_NET_RAW",
+    "CAP_SETGID",
+    "CAP_SETUID",
+    "CAP_SETFCAP",
+    "CAP_SETPCAP",
+    "CAP_NET_BIND_SERVICE",
+    "CAP_SYS_CHROOT",
+    "CAP_KILL",
+    "CAP_AUDIT_WRITE",
 ];
 
 #[test]
@@ -163,7 +198,10 @@ fn docker_default_profile_without_capabilities() {
 #[test]
 fn docker_default_fits_comfortably() {
     let spec: LinuxSeccomp = serde_json::from_value(docker_default(DOCKER_CAPS)).unwrap();
-    let n = husk_seccomp::compile(&spec, Arch::X86_64).unwrap().program.len();
+    let n = husk_seccomp::compile(&spec, Arch::X86_64)
+        .unwrap()
+        .program
+        .len();
     assert!(n < 1200, "{n} instructions");
 }
 
@@ -175,13 +213,29 @@ fn arg(index: u32, op: &str, value: u64) -> Value {
 fn every_operator_on_every_architecture() {
     let big = 0x1_0000_0005u64;
     let mut syscalls = vec![];
-    for (i, op) in ["SCMP_CMP_NE", "SCMP_CMP_LT", "SCMP_CMP_LE", "SCMP_CMP_EQ", "SCMP_CMP_GE", "SCMP_CMP_GT"]
-        .iter()
-        .enumerate()
+    for (i, op) in [
+        "SCMP_CMP_NE",
+        "SCMP_CMP_LT",
+        "SCMP_CMP_LE",
+        "SCMP_CMP_EQ",
+        "SCMP_CMP_GE",
+        "SCMP_CMP_GT",
+    ]
+    .iter()
+    .enumerate()
     {
-        let names = [["personality"], ["setuid"], ["setgid"], ["umask"], ["alarm"], ["getpriority"]];
-        syscalls.push(json!({"names": names[i], "action": "SCMP_ACT_ERRNO", "errnoRet": 10 + i,
-            "args": [arg(0, op, big), arg(1, op, 7)]}));
+        let names = [
+            ["personality"],
+            ["setuid"],
+            ["setgid"],
+            ["umask"],
+            ["alarm"],
+            ["getpriority"],
+        ];
+        syscalls.push(
+            json!({"names": names[i], "action": "SCMP_ACT_ERRNO", "errnoRet": 10 + i,
+            "args": [arg(0, op, big), arg(1, op, 7)]}),
+        );
     }
     syscalls.push(json!({"names": ["kill"], "action": "SCMP_ACT_ERRNO", "errnoRet": 20,
         "args": [{"index": 1, "op": "SCMP_CMP_MASKED_EQ", "value": 0xffff_0000_00ff_u64, "valueTwo": 0x1234_0000_0009_u64}]}));
@@ -241,17 +295,31 @@ fn native_only_rejects_x32_numbers() {
 #[test]
 fn wide_values_on_64_bit_arguments() {
     let mut syscalls = vec![];
-    for (i, v) in [0u64, 1, 0xffff_ffff, 1 << 32, 0x8000_0000_0000_0000, u64::MAX, 0x1234_5678_9abc_def0]
-        .iter()
-        .enumerate()
+    for (i, v) in [
+        0u64,
+        1,
+        0xffff_ffff,
+        1 << 32,
+        0x8000_0000_0000_0000,
+        u64::MAX,
+        0x1234_5678_9abc_def0,
+    ]
+    .iter()
+    .enumerate()
     {
-        syscalls.push(json!({"names": ["mmap"], "action": "SCMP_ACT_ERRNO", "errnoRet": 40 + i,
-            "args": [arg(3, "SCMP_CMP_EQ", *v), arg(i as u32 % 3, "SCMP_CMP_GE", *v)]}));
-        syscalls.push(json!({"names": ["mprotect"], "action": "SCMP_ACT_ERRNO", "errnoRet": 1,
-            "args": [arg(2, "SCMP_CMP_LE", *v)]}));
+        syscalls.push(
+            json!({"names": ["mmap"], "action": "SCMP_ACT_ERRNO", "errnoRet": 40 + i,
+            "args": [arg(3, "SCMP_CMP_EQ", *v), arg(i as u32 % 3, "SCMP_CMP_GE", *v)]}),
+        );
+        syscalls.push(
+            json!({"names": ["mprotect"], "action": "SCMP_ACT_ERRNO", "errnoRet": 1,
+            "args": [arg(2, "SCMP_CMP_LE", *v)]}),
+        );
     }
-    check(json!({"defaultAction": "SCMP_ACT_ALLOW", "syscalls": syscalls,
-                 "architectures": ["SCMP_ARCH_X86_64", "SCMP_ARCH_AARCH64"]}));
+    check(
+        json!({"defaultAction": "SCMP_ACT_ALLOW", "syscalls": syscalls,
+                 "architectures": ["SCMP_ARCH_X86_64", "SCMP_ARCH_AARCH64"]}),
+    );
 }
 
 #[test]
@@ -261,7 +329,10 @@ fn a_wrong_program_is_caught() {
     let theirs = libseccomp::Reference::new(&spec);
     let mut ours = husk_seccomp::compile(&spec, Arch::X86_64).unwrap().program;
     // Deny one allowed syscall: the comparison must notice.
-    let i = ours.iter().position(|i| i.code == 0x06 && i.k == husk_seccomp::ret::ALLOW).unwrap();
+    let i = ours
+        .iter()
+        .position(|i| i.code == 0x06 && i.k == husk_seccomp::ret::ALLOW)
+        .unwrap();
     ours[i].k = husk_seccomp::ret::ERRNO | 1;
     assert!(first_difference(&ours, &theirs, &profile).is_some());
 }
@@ -274,19 +345,41 @@ fn runc_enosys_stub_for_newer_syscalls() {
         {"names": ["mkdir"], "action": "SCMP_ACT_LOG", "args": [arg(1, "SCMP_CMP_GT", 0o700)]},
     ]);
     for (default, arches) in [
-        ("SCMP_ACT_ERRNO", json!(["SCMP_ARCH_X86_64", "SCMP_ARCH_X86", "SCMP_ARCH_X32", "SCMP_ARCH_ARM"])),
+        (
+            "SCMP_ACT_ERRNO",
+            json!([
+                "SCMP_ARCH_X86_64",
+                "SCMP_ARCH_X86",
+                "SCMP_ARCH_X32",
+                "SCMP_ARCH_ARM"
+            ]),
+        ),
         ("SCMP_ACT_KILL_PROCESS", json!(["SCMP_ARCH_X86_64"])),
-        ("SCMP_ACT_TRAP", json!(["SCMP_ARCH_X32", "SCMP_ARCH_AARCH64"])),
-        ("SCMP_ACT_KILL", json!(["SCMP_ARCH_NATIVE", "SCMP_ARCH_RISCV64"])),
+        (
+            "SCMP_ACT_TRAP",
+            json!(["SCMP_ARCH_X32", "SCMP_ARCH_AARCH64"]),
+        ),
+        (
+            "SCMP_ACT_KILL",
+            json!(["SCMP_ARCH_NATIVE", "SCMP_ARCH_RISCV64"]),
+        ),
     ] {
         let profile = json!({"defaultAction": default, "architectures": arches, "syscalls": rules});
         check(profile.clone());
         // The stub is there: a number above every named one gets ENOSYS.
         let spec: LinuxSeccomp = serde_json::from_value(profile).unwrap();
         let ours = husk_seccomp::compile(&spec, Arch::X86_64).unwrap().program;
-        let d = SeccompData { nr: 999, arch: Arch::X86_64.audit(), ..SeccompData::default() };
+        let d = SeccompData {
+            nr: 999,
+            arch: Arch::X86_64.audit(),
+            ..SeccompData::default()
+        };
         if default != "SCMP_ACT_TRAP" {
-            assert_eq!(run(&ours, &d), Ok(husk_seccomp::ret::ERRNO | 38), "{default}");
+            assert_eq!(
+                run(&ours, &d),
+                Ok(husk_seccomp::ret::ERRNO | 38),
+                "{default}"
+            );
         }
     }
 }

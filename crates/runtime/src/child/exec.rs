@@ -73,7 +73,12 @@ fn setup_and_exec(ctx: &ExecContext<'_>) -> Step<Infallible> {
         send(ctx, &Msg::SeccompFd, &[fd.as_fd()])?;
         match ctx.chan.recv() {
             Ok(Some((Msg::Continue, _))) => {}
-            _ => return Err(fail("talk to parent", "no answer about the seccomp listener")),
+            _ => {
+                return Err(fail(
+                    "talk to parent",
+                    "no answer about the seccomp listener",
+                ))
+            }
         }
     }
     send(ctx, &Msg::Ready, &[])?;

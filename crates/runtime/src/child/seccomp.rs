@@ -39,8 +39,12 @@ pub fn load(filter: &Filter, p: &ProcessPlan) -> Step<Option<OwnedFd>> {
         .iter()
         .map(|i| (i.code, i.jt, i.jf, i.k))
         .collect();
-    let fd = husk_sys::seccomp::set_mode_filter(&program, filter.flags)
-        .step(|| format!("load seccomp filter of {} instructions (linux.seccomp)", program.len()))?;
+    let fd = husk_sys::seccomp::set_mode_filter(&program, filter.flags).step(|| {
+        format!(
+            "load seccomp filter of {} instructions (linux.seccomp)",
+            program.len()
+        )
+    })?;
     if keeps_sys_admin(Some(filter), p) {
         privs::capset(p.caps.effective, p.caps.permitted, p.caps.inheritable)
             .step(|| "capset after loading seccomp (process.capabilities)".into())?;

@@ -8,6 +8,7 @@ pub mod exec;
 pub mod mounts;
 pub mod namespaces;
 pub mod process;
+mod seccomp;
 
 use crate::{Error, Result};
 use oci_spec::runtime::{Hook, Spec};
@@ -19,6 +20,7 @@ pub use devices::DevicePlan;
 pub use mounts::{MountKind, MountPlan};
 pub use namespaces::{NamespacePlan, Strategy};
 pub use process::ProcessPlan;
+pub use seccomp::plan_seccomp;
 
 /// Options from the command line that shape the plan.
 #[derive(Clone, Debug, Default)]
@@ -255,19 +257,6 @@ fn unapplied(spec: &Spec, linux: &oci_spec::runtime::Linux) -> Vec<&'static str>
         w.extend(husk_cgroups::resources::unapplied(r));
     }
     w
-}
-
-/// `linux.seccomp` compiled to BPF here, in the parent: a bad profile fails
-/// `create` (or `exec`) before anything exists, and init only loads bytes.
-pub fn plan_seccomp(linux: &oci_spec::runtime::Linux) -> Result<Option<husk_seccomp::Filter>> {
-    let Some(profile) = linux.seccomp() else {
-        return Ok(None);
-    };
-    let native = husk_seccomp::Arch::native()
-        .ok_or_else(|| Error::config("linux.seccomp", "not supported on this architecture"))?;
-    husk_seccomp::compile(profile, native)
-        .map(Some)
-        .map_err(|e| Error::config(e.field, e.reason))
 }
 
 fn non_empty(s: &Option<String>) -> Option<String> {

@@ -70,8 +70,12 @@ impl Reference {
 }
 
 fn stub(s: &LinuxSeccomp) -> Vec<(u32, bool, u32)> {
-    let permissive = matches!(s.default_action(), Act::ScmpActAllow | Act::ScmpActLog | Act::ScmpActTrace);
-    if permissive || (s.default_action() == Act::ScmpActErrno && s.default_errno_ret() == Some(38)) {
+    let permissive = matches!(
+        s.default_action(),
+        Act::ScmpActAllow | Act::ScmpActLog | Act::ScmpActTrace
+    );
+    if permissive || (s.default_action() == Act::ScmpActErrno && s.default_errno_ret() == Some(38))
+    {
         return vec![];
     }
     let mut out = vec![];
