@@ -121,22 +121,35 @@ fn kill_trap_and_log() {
     assert!(out.ok().stdout.contains("made"), "{out}");
 }
 
+/// A seccomp agent on `sock`: takes `skip` connections (kept open), then
+/// one whose first notification it answers with EXDEV (which mkdir never
+/// says); returns that connection's state document and the syscall number.
+fn agent(sock: &std::path::Path, skip: usize) -> std::thread::JoinHandle<(Value, i32)> {
+    let listener = UnixListener::bind(sock).unwrap();
+    std::thread::spawn(move || {
+        let mut kept = vec![];
+        loop {
+            let (conn, _) = listener.accept().unwrap();
+            let mut buf = vec![0u8; 64 * 1024];
+            let (n, mut fds) = husk_sys::socket::recv(conn.as_fd(), &mut buf).unwrap();
+            let state: Value = serde_json::from_slice(&buf[..n]).unwrap();
+            let fd = fds.pop().expect("the seccomp fd");
+            if kept.len() < skip {
+                kept.push(fd);
+                continue;
+            }
+            let req = husk_sys::seccomp::notif_recv(fd.as_fd()).unwrap();
+            husk_sys::seccomp::notif_send(fd.as_fd(), req.id, 0, libc::EXDEV).unwrap();
+            return (state, req.nr);
+        }
+    })
+}
+
 #[test]
 fn notify_goes_to_the_listener() {
     let t = Test::new("sc-notify");
     let sock = t.dir.join("agent.sock");
-    let listener = UnixListener::bind(&sock).unwrap();
-    let agent = std::thread::spawn(move || {
-        let (conn, _) = listener.accept().unwrap();
-        let mut buf = vec![0u8; 64 * 1024];
-        let (n, mut fds) = husk_sys::socket::recv(conn.as_fd(), &mut buf).unwrap();
-        let state: Value = serde_json::from_slice(&buf[..n]).unwrap();
-        let fd = fds.pop().expect("the seccomp fd");
-        // Answer the container's mkdir with EXDEV, which mkdir never says.
-        let req = husk_sys::seccomp::notif_recv(fd.as_fd()).unwrap();
-        husk_sys::seccomp::notif_send(fd.as_fd(), req.id, 0, libc::EXDEV).unwrap();
-        (state, req.nr)
-    });
+    let agent = agent(&sock, 0);
     let p = json!({"defaultAction": "SCMP_ACT_ALLOW", "listenerPath": sock, "listenerMetadata": "meta",
         "syscalls": [{"names": ["mkdir", "mkdirat"], "action": "SCMP_ACT_NOTIFY"}]});
     let b = with_profile(&t, p, "mkdir /tmp/d; echo rc=$?");
@@ -199,6 +212,31 @@ fn exec_gets_the_containers_filter() {
     ]);
     out.ok().stderr_mentions(&["cross-device"]);
     assert!(out.stdout.contains("ls=ok"), "{out}");
+    t.rt(&["delete", "--force", &id]).ok();
+}
+
+#[test]
+fn exec_hands_its_own_notify_fd_to_the_listener() {
+    let t = Test::new("sc-exec-notify");
+    let sock = t.dir.join("agent.sock");
+    // The first connection is the container's init, the second exec's.
+    let agent = agent(&sock, 1);
+    let p = json!({"defaultAction": "SCMP_ACT_ALLOW", "listenerPath": sock,
+        "syscalls": [{"names": ["mkdir", "mkdirat"], "action": "SCMP_ACT_NOTIFY"}]});
+    let mut b = with_profile(&t, p, "");
+    b.probe_args(&["sleep", "60"]);
+    let (id, out) = t.create(&b, &[]);
+    out.ok();
+    t.rt(&["start", &id]).ok();
+    let out = t.rt(&["exec", &id, "/bin/sh", "-c", "mkdir /tmp/e; echo rc=$?"]);
+    out.ok().stderr_mentions(&["cross-device"]);
+    let (state, _) = agent.join().unwrap();
+    assert_eq!(state["state"]["status"], "running", "{state}");
+    assert_eq!(state["state"]["id"], id.as_str(), "{state}");
+    assert_ne!(
+        state["pid"], state["state"]["pid"],
+        "the exec'd process's own pid: {state}"
+    );
     t.rt(&["delete", "--force", &id]).ok();
 }
 

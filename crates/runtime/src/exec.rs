@@ -132,6 +132,8 @@ fn spawn(
     }
     let mut target: Option<(i32, OwnedFd)> = None;
     let mut console = None;
+    // The notification fd, when it overtook InitPid (two processes write).
+    let mut pending_seccomp: Option<OwnedFd> = None;
     let outcome = (|| -> Result<()> {
         loop {
             let Some((msg, mut fds)) = chan.recv()? else {
@@ -152,6 +154,9 @@ fn spawn(
                     let pid = create::pid_of_pidfd(&fd)?;
                     let _ = process::wait_exit(first);
                     target = Some((pid, fd));
+                    if let Some(fd) = pending_seccomp.take() {
+                        hand_over_seccomp(&seccomp, pid, &fd, &chan)?;
+                    }
                 }
                 Msg::Console => {
                     let master = fds.pop().ok_or_else(|| {
@@ -169,11 +174,10 @@ fn spawn(
                     let fd = fds.pop().ok_or_else(|| {
                         Error::Usage("exec: seccomp message without an fd".into())
                     })?;
-                    let listener = seccomp.filter.and_then(|f| f.listener.as_ref());
-                    if let (Some(l), Some((pid, _))) = (listener, &target) {
-                        crate::seccomp_listener::hand_over(l, *pid, seccomp.state.clone(), &fd)?;
+                    match &target {
+                        Some((pid, _)) => hand_over_seccomp(&seccomp, *pid, &fd, &chan)?,
+                        None => pending_seccomp = Some(fd),
                     }
-                    chan.send(&Msg::Continue, &[])?;
                 }
                 Msg::Ready => {}
                 Msg::Failed(e) => return Err(Error::Init(e)),
@@ -200,6 +204,15 @@ fn spawn(
         return Ok(0);
     }
     relay::supervise(pid, &pidfd, console)
+}
+
+/// Passes the exec'd process's notification fd to the listener, then lets
+/// the process go on.
+fn hand_over_seccomp(s: &Seccomp<'_>, pid: i32, fd: &OwnedFd, chan: &Channel) -> Result<()> {
+    if let Some(l) = s.filter.and_then(|f| f.listener.as_ref()) {
+        crate::seccomp_listener::hand_over(l, pid, s.state.clone(), fd)?;
+    }
+    chan.send(&Msg::Continue, &[])
 }
 
 /// The namespaces of `pid` that differ from ours, opened, user first.
