@@ -123,6 +123,11 @@ fn tree(b: &mut Builder, iv: &[(u32, Leaf<'_>)], default: u32) -> Label {
 }
 
 /// Each rule is an AND of its conditions; the first rule that holds decides.
+/// That is libseccomp's answer whenever a syscall's conditional rules are
+/// disjoint or share their action (Docker's and podman's profiles; checked
+/// in tests/equivalence.rs). Where they overlap with different actions,
+/// libseccomp's rule tree orders tests its own way (an EQ before a GT on
+/// the same argument) or refuses the profile; husk keeps profile order.
 fn rules_code(b: &mut Builder, wide: bool, rules: &[Rule], default: u32) -> Label {
     let mut next = b.ret(default);
     for rule in rules.iter().rev() {
