@@ -7,8 +7,11 @@ cd "$(dirname "$0")/.."
 # busybox-static: test root filesystems; docker-registry, apache2-utils
 # (htpasswd) and openssl: the local registry of the image tests; util-linux:
 # unshare, nsenter, setpriv used by the runtime tests; podman, containerd and
-# docker.io: real engines driving husk-runtime (tests/engines*.rs).
-need_pkgs=(busybox-static docker-registry apache2-utils openssl util-linux uidmap iproute2 podman containerd docker.io)
+# docker.io: real engines driving husk-runtime (tests/engines*.rs), podman
+# with containers-common's copy of Docker's default seccomp profile;
+# libseccomp-dev: the reference husk-seccomp's equivalence test compares its
+# BPF with (linked statically).
+need_pkgs=(busybox-static docker-registry apache2-utils openssl util-linux uidmap iproute2 podman containerd docker.io libseccomp-dev)
 missing=()
 for p in "${need_pkgs[@]}"; do
     dpkg -s "$p" >/dev/null 2>&1 || missing+=("$p")

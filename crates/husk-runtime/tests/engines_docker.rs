@@ -146,13 +146,15 @@ fn docker_runs_a_container_through_husk() {
         "husk-busybox:test",
         "sh",
         "-c",
-        "hostname; echo pid=$$; id -u; grep -E '^(CapInh|NoNewPrivs)' /proc/self/status; exit 3",
+        "hostname; echo pid=$$; id -u; grep -E '^(CapInh|Seccomp):' /proc/self/status; exit 3",
     ]);
     assert_eq!(out.code, Some(3), "{out}");
     let lines: Vec<&str> = out.stdout.lines().collect();
     assert_eq!(&lines[..3], ["huskbox", "pid=1", "0"], "{out}");
     // Docker asks for no inheritable capabilities (CVE-2022-29162).
     assert!(out.stdout.contains("CapInh:\t0000000000000000"), "{out}");
+    // Docker's default seccomp profile is loaded (mode 2: filter).
+    assert!(out.stdout.contains("Seccomp:\t2"), "{out}");
     // A terminal without stdin: `docker run -t`.
     let tty = d.cmd(&[
         "run",

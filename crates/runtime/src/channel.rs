@@ -19,9 +19,12 @@
 //!                                           masks, console, hostname, sysctl,
 //!                                           rlimits, user, capabilities, cwd
 //!                         ◄───── Console    (with the pty master, if terminal)
+//!                         ◄───── SeccompFd  (only with a seccomp listener:
+//!  send it to listenerPath; Continue ───►    the filter is loaded now)
 //!                         ◄───── Ready      setup finished
 //!  write state "created"; exit              wait at the start gate
-//!  (run: Start ─────────────────────────►)  drop privileges, exec
+//!  (run: Start ─────────────────────────►)  startContainer hooks,
+//!                                           load seccomp (no listener), exec
 //!
 //!  Any step may instead answer  ◄── Failed(InitError) and exit.
 //! ```
@@ -50,6 +53,9 @@ pub enum Msg {
     RunHooks,
     /// init → parent: the pty master is attached.
     Console,
+    /// init → parent: the seccomp notification fd is attached; pass it to
+    /// `linux.seccomp.listenerPath`, then answer `Continue`.
+    SeccompFd,
     /// init → parent: setup is complete.
     Ready,
     /// init → parent: a step failed.

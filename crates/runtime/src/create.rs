@@ -214,6 +214,17 @@ pub fn create(req: &CreateRequest, mode: Mode, warn: &dyn Fn(&str)) -> Result<Cr
                     None => console = Some(master),
                 }
             }
+            Msg::SeccompFd => {
+                let fd = fds
+                    .pop()
+                    .ok_or_else(|| Error::Usage("seccomp message without an fd".into()))?;
+                let p = init.as_ref().map_or(pid, |i| i.pid);
+                let state = new_record(&plan, p).hook_state(Status::Creating);
+                if let Some(l) = plan.seccomp.as_ref().and_then(|f| f.listener.as_ref()) {
+                    crate::seccomp_listener::hand_over(l, p, state, &fd)?;
+                }
+                chan.send(&Msg::Continue, &[])?;
+            }
             Msg::Ready => break,
             Msg::Failed(e) => return Err(Error::Init(e)),
             Msg::Go | Msg::Continue | Msg::Start => {

@@ -26,7 +26,7 @@ pub struct ExecRequest {
 
 /// Runs a process in container `id`; returns its exit status (0 if detached).
 pub fn exec(root: &Path, id: &str, req: &ExecRequest) -> Result<i32> {
-    let (process, join_fds, cgroup) = {
+    let (process, seccomp, state, join_fds, cgroup) = {
         // Hold the container's lock only while reading what we need.
         let dir = ContainerDir::open(root, id)?;
         let rec = dir.load()?;
@@ -41,6 +41,12 @@ pub fn exec(root: &Path, id: &str, req: &ExecRequest) -> Result<i32> {
         for w in crate::plan::lsm::HostLsm::detect().drop_unavailable(&mut process) {
             warn(&w);
         }
+        // Like runc, the exec'd process gets the container's filter, built
+        // from its config (a process's own noNewPrivileges still counts).
+        let seccomp = match spec.linux() {
+            Some(l) => crate::plan::plan_seccomp(l)?,
+            None => None,
+        };
         let join_fds = namespaces_of(rec.pid)?;
         // The fds pin the namespaces; make sure they were still the container's.
         if rec.status() == Status::Stopped {
@@ -48,6 +54,8 @@ pub fn exec(root: &Path, id: &str, req: &ExecRequest) -> Result<i32> {
         }
         (
             process,
+            seccomp,
+            rec.hook_state(rec.status()),
             join_fds,
             husk_cgroups::Cgroup::from_dirs(rec.cgroup.clone()),
         )
@@ -68,15 +76,32 @@ pub fn exec(root: &Path, id: &str, req: &ExecRequest) -> Result<i32> {
     } else {
         Some(create::block_signals()?)
     };
-    let result = spawn(&process, join_fds, &cgroup, console_sock, req);
+    let result = spawn(
+        &process,
+        Seccomp {
+            filter: seccomp.as_ref(),
+            state,
+        },
+        join_fds,
+        &cgroup,
+        console_sock,
+        req,
+    );
     if let Some(m) = old_mask {
         let _ = signal::restore(&m);
     }
     result
 }
 
+/// The container's seccomp filter and, for its listener, the container's state.
+struct Seccomp<'a> {
+    filter: Option<&'a husk_seccomp::Filter>,
+    state: serde_json::Value,
+}
+
 fn spawn(
     process: &crate::plan::ProcessPlan,
+    seccomp: Seccomp<'_>,
     join_fds: Vec<(NsKind, OwnedFd)>,
     cgroup: &husk_cgroups::Cgroup,
     console_sock: Option<UnixStream>,
@@ -94,6 +119,7 @@ fn spawn(
             drop(chan);
             exec_child::run(ExecContext {
                 process,
+                seccomp: seccomp.filter,
                 chan: child_chan,
                 join_fds,
             })
@@ -114,6 +140,8 @@ fn spawn(
     }
     let mut target: Option<(i32, OwnedFd)> = None;
     let mut console = None;
+    // The notification fd, when it overtook InitPid (two processes write).
+    let mut pending_seccomp: Option<OwnedFd> = None;
     let outcome = (|| -> Result<()> {
         loop {
             let Some((msg, mut fds)) = chan.recv()? else {
@@ -134,6 +162,9 @@ fn spawn(
                     let pid = create::pid_of_pidfd(&fd)?;
                     let _ = process::wait_exit(first);
                     target = Some((pid, fd));
+                    if let Some(fd) = pending_seccomp.take() {
+                        hand_over_seccomp(&seccomp, pid, &fd, &chan)?;
+                    }
                 }
                 Msg::Console => {
                     let master = fds.pop().ok_or_else(|| {
@@ -145,6 +176,15 @@ fn spawn(
                                 .map_err(|e| Error::sys("send pty to", "console socket", e))?
                         }
                         None => console = Some(master),
+                    }
+                }
+                Msg::SeccompFd => {
+                    let fd = fds.pop().ok_or_else(|| {
+                        Error::Usage("exec: seccomp message without an fd".into())
+                    })?;
+                    match &target {
+                        Some((pid, _)) => hand_over_seccomp(&seccomp, *pid, &fd, &chan)?,
+                        None => pending_seccomp = Some(fd),
                     }
                 }
                 Msg::Ready => {}
@@ -172,6 +212,15 @@ fn spawn(
         return Ok(0);
     }
     relay::supervise(pid, &pidfd, console)
+}
+
+/// Passes the exec'd process's notification fd to the listener, then lets
+/// the process go on.
+fn hand_over_seccomp(s: &Seccomp<'_>, pid: i32, fd: &OwnedFd, chan: &Channel) -> Result<()> {
+    if let Some(l) = s.filter.and_then(|f| f.listener.as_ref()) {
+        crate::seccomp_listener::hand_over(l, pid, s.state.clone(), fd)?;
+    }
+    chan.send(&Msg::Continue, &[])
 }
 
 /// The namespaces of `pid` that differ from ours, opened, user first.

@@ -21,6 +21,7 @@ pub mod ops;
 pub mod plan;
 pub mod relay;
 pub mod rootpath;
+pub mod seccomp_listener;
 pub mod spec;
 pub mod state;
 pub mod subid;

@@ -14,6 +14,7 @@ pub mod mount;
 pub mod ns;
 pub mod privs;
 pub mod process;
+pub mod seccomp;
 pub mod signal;
 pub mod socket;
 pub mod tty;

@@ -2,7 +2,7 @@
 //! join the container's namespaces, fork into its pid namespace, take the
 //! process's identity, exec. Talks to the parent over the same channel.
 
-use super::{devices, fail, identity, Step, StepContext};
+use super::{devices, fail, identity, seccomp, Step, StepContext};
 use crate::channel::{Channel, Msg};
 use crate::plan::{NsKind, ProcessPlan};
 use husk_sys::{fs as sysfs, ns, process, signal};
@@ -13,6 +13,8 @@ use std::os::fd::{AsFd, OwnedFd};
 #[derive(Debug)]
 pub struct ExecContext<'a> {
     pub process: &'a ProcessPlan,
+    /// The container's seccomp filter, compiled from its config.
+    pub seccomp: Option<&'a husk_seccomp::Filter>,
     pub chan: Channel,
     /// The container's namespaces, opened by the parent, user first.
     pub join_fds: Vec<(NsKind, OwnedFd)>,
@@ -64,12 +66,31 @@ fn setup_and_exec(ctx: &ExecContext<'_>) -> Step<Infallible> {
         super::procfs::set_exec_labels(p, &proc)?;
     }
     identity::set_rlimits(p)?;
-    identity::switch_user(p)?;
+    identity::switch_user(p, seccomp::keeps_sys_admin(ctx.seccomp, p))?;
     identity::enter_cwd(p)?;
     let exe = identity::find_executable(p)?;
     sysfs::cloexec_from(3).step(|| "close_range".into())?;
+    // The same order as init's (child/seccomp.rs says why).
+    if let Some(f) = ctx.seccomp.filter(|f| f.listener.is_some()) {
+        let fd = seccomp::load(f, p)?
+            .ok_or_else(|| fail("load seccomp filter", "the kernel returned no listener fd"))?;
+        send(ctx, &Msg::SeccompFd, &[fd.as_fd()])?;
+        match ctx.chan.recv() {
+            Ok(Some((Msg::Continue, _))) => {}
+            _ => {
+                return Err(fail(
+                    "talk to parent",
+                    "no answer about the seccomp listener",
+                ))
+            }
+        }
+    }
     send(ctx, &Msg::Ready, &[])?;
     signal::reset_dispositions();
     signal::unblock_all().step(|| "sigprocmask".into())?;
+    identity::keep_preserved_fds(p)?;
+    if let Some(f) = ctx.seccomp.filter(|f| f.listener.is_none()) {
+        seccomp::load(f, p)?;
+    }
     identity::exec(p, &exe)
 }

@@ -19,8 +19,10 @@ pub fn set_rlimits(process: &ProcessPlan) -> Step<()> {
 
 /// Groups, gid, uid, then the five capability sets. The bounding set is
 /// reduced while we still hold CAP_SETPCAP; keep-caps carries the permitted
-/// set across the uid change so capset can then pick from it.
-pub fn switch_user(process: &ProcessPlan) -> Step<()> {
+/// set across the uid change so capset can then pick from it. With
+/// `keep_sys_admin`, CAP_SYS_ADMIN stays effective until the seccomp filter
+/// is loaded (see `child/seccomp.rs`).
+pub fn switch_user(process: &ProcessPlan, keep_sys_admin: bool) -> Step<()> {
     let p = process;
     let last = crate::plan::caps::last_cap();
     privs::set_keep_caps(true).step(|| "prctl PR_SET_KEEPCAPS".into())?;
@@ -48,8 +50,13 @@ pub fn switch_user(process: &ProcessPlan) -> Step<()> {
     } else {
         p.caps.inheritable
     };
-    privs::capset(p.caps.effective, p.caps.permitted, inheritable)
-        .step(|| "capset (process.capabilities)".into())?;
+    let extra = if keep_sys_admin { 1 << 21 } else { 0 };
+    privs::capset(
+        p.caps.effective | extra,
+        p.caps.permitted | extra,
+        inheritable,
+    )
+    .step(|| "capset (process.capabilities)".into())?;
     privs::clear_ambient().step(|| "clear ambient capabilities".into())?;
     // The kernel only keeps ambient capabilities that are both permitted and
     // inheritable; like runc, others in the list are skipped, not an error
@@ -127,13 +134,17 @@ pub fn find_executable(process: &ProcessPlan) -> Step<CString> {
     }
 }
 
-/// Reopens the preserved fds to exec and replaces this process with the
-/// user's program.
-pub fn exec(process: &ProcessPlan, exe: &CString) -> Step<std::convert::Infallible> {
+/// Reopens the preserved fds to the program about to be exec'd.
+pub fn keep_preserved_fds(process: &ProcessPlan) -> Step<()> {
     for fd in 3..3 + process.preserve_fds {
         let fd = i32::try_from(fd).unwrap_or(i32::MAX);
         sysfs::clear_cloexec(fd).step(|| format!("keep fd {fd} (--preserve-fds)"))?;
     }
+    Ok(())
+}
+
+/// Replaces this process with the user's program.
+pub fn exec(process: &ProcessPlan, exe: &CString) -> Step<std::convert::Infallible> {
     let e = process::execve(exe, &process.args, &process.env);
     Err(e).step(|| format!("exec {}", exe.to_string_lossy()))
 }

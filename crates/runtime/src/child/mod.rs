@@ -9,6 +9,7 @@ mod namespaces;
 mod procfs;
 mod rootfs;
 mod rootfs_cgroup;
+mod seccomp;
 
 use crate::channel::{Channel, Msg};
 use crate::error::InitError;
@@ -179,12 +180,21 @@ fn setup_and_exec(ctx: &InitContext<'_>) -> Step<Infallible> {
     drop(proc);
     rootfs::make_root_readonly(plan)?;
     identity::set_rlimits(&plan.process)?;
-    identity::switch_user(&plan.process)?;
+    let filter = plan.seccomp.as_ref();
+    identity::switch_user(
+        &plan.process,
+        seccomp::keeps_sys_admin(filter, &plan.process),
+    )?;
     identity::enter_cwd(&plan.process)?;
     let exe = identity::find_executable(&plan.process)?;
     // Nothing of ours may reach the container's program: every fd from 3 up
     // becomes close-on-exec (the preserved ones are reopened to it below).
     sysfs::cloexec_from(3).step(|| "close_range".into())?;
+    // A seccomp listener gets its fd through the parent, which is gone
+    // after Ready: load such a filter now (see child/seccomp.rs).
+    if let Some(f) = filter.filter(|f| f.listener.is_some()) {
+        hand_over_listener_fd(ctx, seccomp::load(f, &plan.process)?)?;
+    }
     ctx.send(&Msg::Ready, &[])?;
     wait_at_gate(ctx)?;
     crate::hooks::run_all(
@@ -193,7 +203,21 @@ fn setup_and_exec(ctx: &InitContext<'_>) -> Step<Infallible> {
         &hook_state(plan, "created"),
     )
     .map_err(|e| fail("startContainer hook", e.to_string()))?;
+    identity::keep_preserved_fds(&plan.process)?;
+    // Last: only execve (and a capset) of ours run under the filter.
+    if let Some(f) = filter.filter(|f| f.listener.is_none()) {
+        seccomp::load(f, &plan.process)?;
+    }
     identity::exec(&plan.process, &exe)
+}
+
+/// Sends the seccomp notification fd to the parent, which passes it on to
+/// the listener, and waits until it has.
+fn hand_over_listener_fd(ctx: &InitContext<'_>, fd: Option<OwnedFd>) -> Step<()> {
+    let fd = fd.ok_or_else(|| fail("load seccomp filter", "the kernel returned no listener fd"))?;
+    ctx.send(&Msg::SeccompFd, &[fd.as_fd()])?;
+    ctx.expect(&Msg::Continue)?;
+    Ok(())
 }
 
 /// A session keyring of the container's own: keys are not namespaced, so

@@ -10,6 +10,7 @@ pub mod lsm;
 pub mod mounts;
 pub mod namespaces;
 pub mod process;
+mod seccomp;
 
 use crate::{Error, Result};
 use oci_spec::runtime::{Hook, Spec};
@@ -22,6 +23,7 @@ pub use idmap::IdMapPlan;
 pub use mounts::{MountKind, MountPlan};
 pub use namespaces::{NamespacePlan, Strategy};
 pub use process::ProcessPlan;
+pub use seccomp::plan_seccomp;
 
 /// Options from the command line that shape the plan.
 #[derive(Clone, Debug, Default)]
@@ -82,6 +84,8 @@ pub struct Plan {
     pub cgroups_path: PathBuf,
     /// `linux.resources`, translated by husk-cgroups when the cgroup is made.
     pub resources: Option<oci_spec::runtime::LinuxResources>,
+    /// `linux.seccomp`, compiled for this host.
+    pub seccomp: Option<husk_seccomp::Filter>,
     /// Join a new session keyring named after the container (runc's
     /// default; off with --no-new-keyring).
     pub new_keyring: bool,
@@ -193,6 +197,7 @@ impl Plan {
             }
         }
         let hooks = plan_hooks(spec)?;
+        let seccomp = plan_seccomp(&linux)?;
         Ok(Plan {
             id: id.to_string(),
             oci_version: spec.version().clone(),
@@ -220,6 +225,7 @@ impl Plan {
                 .filter(|p| !p.as_os_str().is_empty())
                 .unwrap_or_else(|| PathBuf::from(format!("husk-{id}"))),
             resources: linux.resources().clone(),
+            seccomp,
             unapplied: unapplied(spec, &linux),
             annotations: spec
                 .annotations()
@@ -241,7 +247,6 @@ fn unapplied(spec: &Spec, linux: &oci_spec::runtime::Linux) -> Vec<&'static str>
             w.push(what);
         }
     };
-    note(linux.seccomp().is_some(), "linux.seccomp");
     note(linux.intel_rdt().is_some(), "linux.intelRdt");
     note(linux.personality().is_some(), "linux.personality");
     note(
