@@ -23,18 +23,7 @@ impl Podman {
         let runroot = t.dir.join("podman-run");
         let p = Podman { t, root, runroot };
         // A one-layer busybox image, imported from a tarball of the test rootfs.
-        let b = p.t.bundle();
-        let tar = p.t.dir.join("busybox.tar");
-        let out = run_cmd(
-            {
-                let mut c = Command::new("tar");
-                c.arg("-C").arg(b.rootfs()).arg("-cf").arg(&tar).arg(".");
-                c
-            },
-            &p.t.dir,
-            Duration::from_secs(30),
-        );
-        out.ok();
+        let tar = common::rootfs_tarball(&p.t);
         p.cmd(&[
             "import",
             tar.to_str().unwrap(),
@@ -88,14 +77,8 @@ impl Drop for Podman {
         common::unmount_under(Path::new(&self.t.dir));
         // podman parks conmon in /libpod_parent/conmon of every hierarchy;
         // remove those once empty (a concurrent test's conmon keeps them busy).
-        for h in std::fs::read_dir("/sys/fs/cgroup")
-            .into_iter()
-            .flatten()
-            .flatten()
-        {
-            let _ = std::fs::remove_dir(h.path().join("libpod_parent/conmon"));
-            let _ = std::fs::remove_dir(h.path().join("libpod_parent"));
-        }
+        common::remove_cgroup_dirs("libpod_parent/conmon");
+        common::remove_cgroup_dirs("libpod_parent");
     }
 }
 

@@ -110,13 +110,7 @@ impl Drop for Containerd {
             }
         }
         common::unmount_under(&self.t.dir);
-        for h in std::fs::read_dir("/sys/fs/cgroup")
-            .into_iter()
-            .flatten()
-            .flatten()
-        {
-            let _ = std::fs::remove_dir(h.path().join(&self.ns));
-        }
+        common::remove_cgroup_dirs(&self.ns);
     }
 }
 

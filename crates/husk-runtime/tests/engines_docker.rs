@@ -70,11 +70,7 @@ impl Docker {
         let up = wait_until(Duration::from_secs(60), || d.cmd(&["info"]).success());
         assert!(up, "dockerd did not come up: {}", d.daemon_log());
         // A one-layer busybox + probe image from the test rootfs.
-        let b = d.t.bundle();
-        let tar = d.t.dir.join("busybox.tar");
-        let mut c = Command::new("tar");
-        c.arg("-C").arg(b.rootfs()).arg("-cf").arg(&tar).arg(".");
-        run_cmd(c, &d.t.dir, Duration::from_secs(30)).ok();
+        let tar = common::rootfs_tarball(&d.t);
         d.cmd(&["import", tar.to_str().unwrap(), "husk-busybox:test"])
             .ok();
         d
@@ -123,13 +119,7 @@ impl Drop for Docker {
         let mut c = Command::new("ip");
         c.args(["netns", "delete", &self.netns]);
         let _ = run_cmd(c, Path::new("/"), Duration::from_secs(10));
-        for h in std::fs::read_dir("/sys/fs/cgroup")
-            .into_iter()
-            .flatten()
-            .flatten()
-        {
-            let _ = std::fs::remove_dir(h.path().join(&self.cgroup_parent));
-        }
+        common::remove_cgroup_dirs(&self.cgroup_parent);
     }
 }
 

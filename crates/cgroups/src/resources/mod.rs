@@ -309,14 +309,30 @@ fn limit_value(v: i64) -> String {
     }
 }
 
-/// `pids.max` for `linux.resources.pids`: runc leaves 0 unset and writes
-/// `max` for a negative limit.
-fn pids_value(p: Option<&oci_spec::runtime::LinuxPids>) -> Option<String> {
-    match p?.limit() {
-        0 => None,
-        v if v < 0 => Some("max".to_string()),
-        v => Some(v.to_string()),
+/// `pids.max` for `linux.resources.pids` (same file on v1 and v2): runc
+/// leaves 0 unset and writes `max` for a negative limit.
+fn pids_write(r: &LinuxResources) -> Option<Write> {
+    let value = match r.pids().as_ref()?.limit() {
+        0 => return None,
+        v if v < 0 => "max".to_string(),
+        v => v.to_string(),
+    };
+    Some(w("pids", "pids.max", value))
+}
+
+/// `cpuset.cpus` and `cpuset.mems` (same files on v1 and v2); empty is unset.
+fn cpuset_writes(r: &LinuxResources) -> Vec<Write> {
+    let c = r.cpu().as_ref();
+    let cpus = c.and_then(|c| c.cpus().clone()).filter(|s| !s.is_empty());
+    let mems = c.and_then(|c| c.mems().clone()).filter(|s| !s.is_empty());
+    let mut out = Vec::new();
+    if let Some(cpus) = cpus {
+        out.push(w("cpuset", "cpuset.cpus", cpus));
     }
+    if let Some(mems) = mems {
+        out.push(w("cpuset", "cpuset.mems", mems));
+    }
+    out
 }
 
 /// A hugepage size as the kernel names it in file names (`2MB`, `1GB`,

@@ -1,6 +1,8 @@
 //! `linux.resources` as cgroup v1 file writes, one part at a time.
 
-use super::{limit_value, page_size, pids_value, rdma_lines, unsupported, w, Part, Write};
+use super::{
+    cpuset_writes, limit_value, page_size, pids_write, rdma_lines, unsupported, w, Part, Write,
+};
 use crate::Result;
 use oci_spec::runtime::{LinuxDeviceCgroup, LinuxDeviceType, LinuxResources};
 
@@ -10,20 +12,8 @@ pub(super) fn writes(part: Part, r: &LinuxResources) -> Result<Vec<Write>> {
     match part {
         Part::Memory => memory(r, &mut out)?,
         Part::Cpu => cpu(r, &mut out)?,
-        Part::Cpuset => {
-            let c = r.cpu().as_ref();
-            if let Some(cpus) = c.and_then(|c| c.cpus().clone()).filter(|s| !s.is_empty()) {
-                out.push(w("cpuset", "cpuset.cpus", cpus));
-            }
-            if let Some(mems) = c.and_then(|c| c.mems().clone()).filter(|s| !s.is_empty()) {
-                out.push(w("cpuset", "cpuset.mems", mems));
-            }
-        }
-        Part::Pids => {
-            if let Some(v) = pids_value(r.pids().as_ref()) {
-                out.push(w("pids", "pids.max", v));
-            }
-        }
+        Part::Cpuset => out.extend(cpuset_writes(r)),
+        Part::Pids => out.extend(pids_write(r)),
         Part::Devices => {
             for d in r.devices().iter().flatten() {
                 out.push(device_write(d));

@@ -435,6 +435,29 @@ impl Test {
     }
 }
 
+/// Removes `rel` (e.g. an engine's cgroup parent) below the root of every
+/// cgroup hierarchy, where it is empty; engines leave these behind.
+pub fn remove_cgroup_dirs(rel: &str) {
+    for h in fs::read_dir("/sys/fs/cgroup")
+        .into_iter()
+        .flatten()
+        .flatten()
+    {
+        let _ = fs::remove_dir(h.path().join(rel));
+    }
+}
+
+/// A tarball of a fresh test root filesystem (busybox + probe), for
+/// engines to import as a one-layer image.
+pub fn rootfs_tarball(t: &Test) -> PathBuf {
+    let b = t.bundle();
+    let tar = t.dir.join("busybox.tar");
+    let mut c = Command::new("tar");
+    c.arg("-C").arg(b.rootfs()).arg("-cf").arg(&tar).arg(".");
+    run_cmd(c, &t.dir, Duration::from_secs(30)).ok();
+    tar
+}
+
 /// Directories named `id` in the cgroup hierarchies (at most 4 levels deep).
 pub fn cgroups_named(id: &str) -> Vec<PathBuf> {
     fn walk(dir: &Path, id: &str, depth: u32, found: &mut Vec<PathBuf>) {
