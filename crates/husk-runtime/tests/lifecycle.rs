@@ -507,6 +507,15 @@ fn features_is_a_json_document() {
     }
     let caps = f["linux"]["capabilities"].as_array().unwrap();
     assert!(caps.iter().any(|c| c == "CAP_SYS_ADMIN"), "{f}");
+    if common::is_runc() {
+        return; // runc reports what it was built with
+    }
+    // Cgroups: what this host offers (this one is hybrid: both).
+    let mounts = std::fs::read_to_string("/proc/self/mountinfo").unwrap();
+    let has = |fs: &str| mounts.lines().any(|l| l.contains(&format!(" - {fs} ")));
+    assert_eq!(f["linux"]["cgroup"]["v1"], has("cgroup"), "{f}");
+    assert_eq!(f["linux"]["cgroup"]["v2"], has("cgroup2"), "{f}");
+    assert_eq!(f["linux"]["seccomp"]["enabled"], true, "{f}");
 }
 
 #[test]

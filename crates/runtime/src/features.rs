@@ -1,10 +1,23 @@
 //! The OCI features document (`husk-runtime features`): what this build
-//! of husk actually supports.
+//! of husk actually supports, and for cgroups what this host offers (a v1,
+//! v2 or hybrid layout; rdma where its controller is there), so that an
+//! engine asking on a v1 host is not told about v2 it cannot have.
 
 use serde_json::{json, Value};
 
 /// Builds the features document.
 pub fn features() -> Value {
+    let host = husk_cgroups::Host::detect();
+    let v1 = !host.v1.is_empty();
+    let v2 = host.unified.is_some();
+    let rdma = host
+        .v1
+        .iter()
+        .any(|h| h.controllers.iter().any(|c| c == "rdma"))
+        || host.unified.as_ref().is_some_and(|(mount, _)| {
+            std::fs::read_to_string(mount.join("cgroup.controllers"))
+                .is_ok_and(|c| c.split_whitespace().any(|c| c == "rdma"))
+        });
     let caps: Vec<String> = (0..=crate::plan::caps::last_cap())
         .filter_map(crate::plan::caps::name)
         .collect();
@@ -23,10 +36,8 @@ pub fn features() -> Value {
         "linux": {
             "namespaces": ["cgroup", "ipc", "mount", "network", "pid", "time", "user", "uts"],
             "capabilities": caps,
-            // What this build supports, whatever this host mounts (as
-            // runc reports it): v1, v2 and hybrid hosts with rdma.max; no
-            // systemd driver.
-            "cgroup": { "v1": true, "v2": true, "systemd": false, "systemdUser": false, "rdma": true },
+            // No systemd driver in this build.
+            "cgroup": { "v1": v1, "v2": v2, "systemd": false, "systemdUser": false, "rdma": rdma },
             "seccomp": {
                 "enabled": true,
                 "actions": ["SCMP_ACT_ALLOW", "SCMP_ACT_ERRNO", "SCMP_ACT_KILL", "SCMP_ACT_KILL_PROCESS",
