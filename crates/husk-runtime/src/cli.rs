@@ -120,7 +120,8 @@ husk-runtime: an OCI runtime with runc's command line
 usage: husk-runtime [global options] COMMAND [options] [ID]
 
 global options:
-  --root DIR           container state (default /run/husk-runtime)
+  --root DIR           container state (default /run/husk-runtime;
+                       $XDG_RUNTIME_DIR/husk-runtime for a rootless caller)
   --log FILE           write errors to FILE
   --log-format FMT     text (default) or json
   --debug              more messages
@@ -231,6 +232,20 @@ impl Args {
     }
 }
 
+/// runc's rule: a rootless caller (not root, or root only inside a user
+/// namespace that is not the real root's) keeps its state under
+/// `$XDG_RUNTIME_DIR`, which is its own; everyone else under /run.
+fn default_root() -> PathBuf {
+    let xdg = std::env::var_os("XDG_RUNTIME_DIR").filter(|d| !d.is_empty());
+    let rootless = husk_runtime::caller::uid() != 0
+        || (!husk_runtime::caller::in_initial_user_namespace()
+            && std::env::var("USER").map_or(true, |u| u != "root"));
+    match xdg {
+        Some(dir) if rootless => PathBuf::from(dir).join("husk-runtime"),
+        _ => PathBuf::from("/run/husk-runtime"),
+    }
+}
+
 /// Parses the whole command line (without argv[0]).
 pub fn parse(argv: Vec<String>) -> ArgResult<Cli> {
     let mut a = Args {
@@ -238,7 +253,7 @@ pub fn parse(argv: Vec<String>) -> ArgResult<Cli> {
         pos: 0,
     };
     let mut cli = Cli {
-        root: PathBuf::from("/run/husk-runtime"),
+        root: default_root(),
         log: None,
         log_format: "text".into(),
         debug: false,

@@ -11,6 +11,8 @@
 //! runs the suite against runc.
 #![allow(dead_code, clippy::unwrap_used)]
 
+pub mod subid_user;
+
 use serde_json::{json, Value};
 use std::collections::BTreeMap;
 use std::fs;
