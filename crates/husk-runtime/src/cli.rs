@@ -112,6 +112,9 @@ pub struct ExecArgs {
 pub struct RunArgs {
     pub create: CreateArgs,
     pub detach: bool,
+    /// `--keep`: leave the stopped container (state and cgroup) for a later
+    /// `delete`, as runc does.
+    pub keep: bool,
 }
 
 pub const USAGE: &str = "\
@@ -319,16 +322,29 @@ fn parse_command(cmd: &str, a: &mut Args) -> ArgResult<Command> {
         }
         "create" => Command::Create(create_args(cmd, a, &mut |_, _| Ok(false))?),
         "run" => {
-            let mut detach = false;
+            let (mut detach, mut keep) = (false, false);
             let create = create_args(cmd, a, &mut |f, _| match f.name.as_str() {
                 "d" | "detach" => {
                     detach = Args::boolean(f)?;
                     Ok(true)
                 }
-                "keep" | "no-subreaper" => Ok(true),
+                "keep" => {
+                    keep = Args::boolean(f)?;
+                    Ok(true)
+                }
+                // husk's foreground run waits for its init by pidfd and
+                // needs no subreaper: nothing to turn off.
+                "no-subreaper" => Ok(true),
                 _ => Ok(false),
             })?;
-            Command::Run(RunArgs { create, detach })
+            if detach && keep {
+                return Err("run: --keep and --detach cannot be used together".into());
+            }
+            Command::Run(RunArgs {
+                create,
+                detach,
+                keep,
+            })
         }
         "update" => return update_args(a),
         "events" => {

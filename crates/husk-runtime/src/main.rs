@@ -57,7 +57,14 @@ fn dispatch(cli: &Cli, logger: &log::Logger) -> Result<i32, Error> {
         Command::Spec { bundle, rootless } => spec::write_default(bundle, *rootless).map(|()| 0),
         Command::Create(c) => ops::create(&request(root, c, &c.id), &warn).map(|()| 0),
         Command::Start { id } => ops::start(root, id).map(|()| 0),
-        Command::Run(r) => ops::run(&request(root, &r.create, &r.create.id), r.detach, &warn),
+        Command::Run(r) => ops::run(
+            &request(root, &r.create, &r.create.id),
+            ops::RunMode {
+                detach: r.detach,
+                keep: r.keep,
+            },
+            &warn,
+        ),
         Command::State { id } => {
             let s = ops::state(root, id)?;
             println!("{}", serde_json::to_string_pretty(&s).unwrap_or_default());

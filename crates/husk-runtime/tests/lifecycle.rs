@@ -797,3 +797,34 @@ fn delete_force_clears_a_half_created_container() {
     }
     t.assert_no_leftovers(&id, &b.path);
 }
+
+/// `run --keep`: the stopped container stays (state, cgroup) until `delete`,
+/// which then removes everything.
+#[test]
+fn run_keep_leaves_the_stopped_container_for_delete() {
+    let t = Test::new("runkeep");
+    let mut b = t.bundle();
+    b.probe_args(&["exit", "3"]);
+    b.save();
+    let id = t.id();
+    let out = t.rt(&["run", "--keep", "--bundle", b.path_str(), &id]);
+    assert_eq!(out.code, Some(3), "{out}");
+    assert_eq!(t.status(&id), "stopped");
+    if !common::is_runc() {
+        assert!(
+            !common::cgroups_named(&id).is_empty(),
+            "cgroup already gone"
+        );
+    }
+    t.rt(&["delete", &id]).ok();
+    t.assert_no_leftovers(&id, &b.path);
+    let out = t.rt(&[
+        "run",
+        "--keep",
+        "--detach",
+        "--bundle",
+        b.path_str(),
+        &t.id(),
+    ]);
+    out.failed();
+}

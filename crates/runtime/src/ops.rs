@@ -54,22 +54,31 @@ fn run_poststart(rec: &Record) {
     }
 }
 
+/// How `run` ends.
+#[derive(Clone, Copy, Debug, Default)]
+pub struct RunMode {
+    /// Return once the program runs (`--detach`).
+    pub detach: bool,
+    /// In the foreground, leave the stopped container for `delete` (`--keep`).
+    pub keep: bool,
+}
+
 /// `run`: create + start; in the foreground, relay the terminal, forward
-/// signals, wait, delete, and return the exit status.
-pub fn run(req: &CreateRequest, detach: bool, warn: &dyn Fn(&str)) -> Result<i32> {
-    let old_mask = if detach {
+/// signals, wait, delete (unless `keep`), and return the exit status.
+pub fn run(req: &CreateRequest, mode: RunMode, warn: &dyn Fn(&str)) -> Result<i32> {
+    let old_mask = if mode.detach {
         None
     } else {
         Some(create::block_signals()?)
     };
-    let result = run_inner(req, detach, warn);
+    let result = run_inner(req, mode, warn);
     if let Some(m) = old_mask {
         let _ = husk_sys::signal::restore(&m);
     }
     result
 }
 
-fn run_inner(req: &CreateRequest, detach: bool, warn: &dyn Fn(&str)) -> Result<i32> {
+fn run_inner(req: &CreateRequest, mode: RunMode, warn: &dyn Fn(&str)) -> Result<i32> {
     let mut c: Created = create::create(req, Mode::Run, warn)?;
     c.chan.send(&Msg::Start, &[])?;
     // Exec closes init's end (close-on-exec); a failure arrives as a message.
@@ -79,7 +88,7 @@ fn run_inner(req: &CreateRequest, detach: bool, warn: &dyn Fn(&str)) -> Result<i
     c.record.status = Status::Running;
     c.dir.save(&c.record)?;
     run_poststart(&c.record);
-    if detach {
+    if mode.detach {
         c.init.release();
         c.dir.keep();
         return Ok(0);
@@ -93,6 +102,12 @@ fn run_inner(req: &CreateRequest, detach: bool, warn: &dyn Fn(&str)) -> Result<i
         return Ok(status);
     }
     c.record.status = Status::Stopped;
+    if mode.keep {
+        // `delete` removes the cgroup and runs the poststop hooks later.
+        c.dir.save(&c.record)?;
+        c.dir.keep();
+        return Ok(status);
+    }
     // Deleting: the cgroup, poststop hooks, then the directory goes with `c.dir`.
     husk_cgroups::Cgroup::from_dirs(c.record.cgroup.clone()).remove()?;
     if let Err(e) = hooks::run_all(

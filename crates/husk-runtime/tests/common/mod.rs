@@ -460,7 +460,8 @@ pub fn rootfs_tarball(t: &Test) -> PathBuf {
     tar
 }
 
-/// Directories named `id` in the cgroup hierarchies (at most 4 levels deep).
+/// Directories named `id` or `husk-<id>` (husk's default cgroupsPath) in
+/// the cgroup hierarchies (at most 4 levels deep).
 pub fn cgroups_named(id: &str) -> Vec<PathBuf> {
     fn walk(dir: &Path, id: &str, depth: u32, found: &mut Vec<PathBuf>) {
         let Ok(entries) = fs::read_dir(dir) else {
@@ -471,7 +472,9 @@ pub fn cgroups_named(id: &str) -> Vec<PathBuf> {
                 continue;
             }
             let path = entry.path();
-            if entry.file_name() == id {
+            // `husk-<id>` is husk's default cgroupsPath.
+            let name = entry.file_name();
+            if name == id || name.to_str() == Some(&format!("husk-{id}")) {
                 found.push(path);
             } else if depth > 0 {
                 walk(&path, id, depth - 1, found);
