@@ -12,11 +12,13 @@ use std::path::{Path, PathBuf};
 impl Cgroup {
     /// Applies `writes` (translated from `r`) in runc's order: v1 files,
     /// v2 files, the device program, then the unified keys.
+    /// `enabled` receives the controllers turned on in ancestors.
     pub(crate) fn apply(
         &self,
         writes: &Writes,
         r: &LinuxResources,
         extra_devices: &[LinuxDeviceCgroup],
+        enabled: &mut Vec<(PathBuf, String)>,
     ) -> Result<()> {
         for wr in self.v1_in_order(&writes.v1) {
             self.write_v1(wr)?;
@@ -26,7 +28,7 @@ impl Cgroup {
                 self.write_v1(&wr)?;
             }
         }
-        self.enable_v2_controllers(&writes.v2_controllers());
+        *enabled = self.enable_v2_controllers(&writes.v2_controllers());
         self.check_memory_usage(writes, r)?;
         for wr in &writes.v2 {
             self.write_unified(wr)?;
@@ -117,15 +119,17 @@ impl Cgroup {
     /// Enables `ctrls` in every ancestor's `cgroup.subtree_control`, from
     /// the top down. A level that refuses (a controller not delegated to
     /// us) is reported by [`Cgroup::write_unified`], which then finds the
-    /// controller's files missing and names the field.
-    fn enable_v2_controllers(&self, ctrls: &[&str]) {
+    /// controller's files missing and names the field. Returns what was
+    /// newly enabled, deepest first, so that a failed create can turn it
+    /// off again ([`Cgroup::disable_controllers`]).
+    fn enable_v2_controllers(&self, ctrls: &[&str]) -> Vec<(PathBuf, String)> {
+        let mut enabled = Vec::new();
         let Some(dir) = self.unified_dir() else {
-            return;
+            return enabled;
         };
         if ctrls.is_empty() {
-            return;
+            return enabled;
         }
-        let line: String = ctrls.iter().map(|c| format!("+{c} ")).collect();
         let mut ancestors: Vec<&Path> = dir
             .ancestors()
             .skip(1)
@@ -133,7 +137,30 @@ impl Cgroup {
             .collect();
         ancestors.reverse();
         for a in ancestors {
-            let _ = std::fs::write(a.join("cgroup.subtree_control"), line.trim_end());
+            let file = a.join("cgroup.subtree_control");
+            let before = std::fs::read_to_string(&file).unwrap_or_default();
+            let missing: Vec<&str> = ctrls
+                .iter()
+                .copied()
+                .filter(|c| !before.split_whitespace().any(|b| b == *c))
+                .collect();
+            if missing.is_empty() {
+                continue;
+            }
+            let line: String = missing.iter().map(|c| format!("+{c} ")).collect();
+            if std::fs::write(&file, line.trim_end()).is_ok() {
+                enabled.extend(missing.iter().map(|c| (file.clone(), (*c).to_string())));
+            }
+        }
+        enabled.reverse();
+        enabled
+    }
+
+    /// Turns off controllers [`Cgroup::enable_v2_controllers`] enabled
+    /// (best effort: a controller another cgroup now uses stays on).
+    pub(crate) fn disable_controllers(enabled: &[(PathBuf, String)]) {
+        for (file, c) in enabled {
+            let _ = std::fs::write(file, format!("-{c}"));
         }
     }
 

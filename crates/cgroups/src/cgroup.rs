@@ -89,7 +89,7 @@ impl Cgroup {
     pub fn update(&self, r: &LinuxResources, extra_devices: &[LinuxDeviceCgroup]) -> Result<()> {
         let r = self.with_current_memory_limit(r);
         let writes = resources::translate(&r, &self.offered)?;
-        self.apply(&writes, &r, extra_devices)
+        self.apply(&writes, &r, extra_devices, &mut Vec::new())
     }
 
     /// runc merges an `update` into the config it keeps, so a swap limit
@@ -143,10 +143,17 @@ impl Cgroup {
                 inherit_cpuset(dir)?;
             }
         }
-        match (resources, writes) {
-            (Some(r), Some(w)) => self.apply(&w, r, extra_devices),
-            _ => Ok(()),
+        let (Some(r), Some(w)) = (resources, writes) else {
+            return Ok(());
+        };
+        let mut enabled = Vec::new();
+        let applied = self.apply(&w, r, extra_devices, &mut enabled);
+        if applied.is_err() {
+            // The caller removes the directories; the host's ancestors get
+            // back the controllers they had.
+            Cgroup::disable_controllers(&enabled);
         }
+        applied
     }
 
     /// On a pure v2 host, the container's directory opened for clone3's

@@ -105,10 +105,42 @@ fn blkio_weight_and_throttles_are_set_and_seen_inside() {
     assert_eq!(out.stdout.trim(), format!("{major}:{minor} 4096"), "{out}");
 }
 
+/// Serialises the tests that change the unified root's subtree_control.
+static ROOT_SUBTREE: std::sync::Mutex<()> = std::sync::Mutex::new(());
+
+/// The runtime enables a controller it needs in the ancestors'
+/// `cgroup.subtree_control` (as runc does); the test turns off again what
+/// was off before, to leave the host as it found it (best effort: a
+/// concurrent container still using it keeps it on).
+struct SubtreeControl {
+    file: PathBuf,
+    before: String,
+}
+
+impl SubtreeControl {
+    fn save(file: &str) -> SubtreeControl {
+        let file = PathBuf::from(file);
+        let before = std::fs::read_to_string(&file).unwrap_or_default();
+        SubtreeControl { file, before }
+    }
+}
+
+impl Drop for SubtreeControl {
+    fn drop(&mut self) {
+        let now = std::fs::read_to_string(&self.file).unwrap_or_default();
+        let before: Vec<&str> = self.before.split_whitespace().collect();
+        for c in now.split_whitespace().filter(|c| !before.contains(c)) {
+            let _ = std::fs::write(&self.file, format!("-{c}"));
+        }
+    }
+}
+
 /// hugetlb lives only in cgroup2 here: the limit goes to hugetlb.2MB.max in
 /// the container's unified directory, as does a unified key of it.
 #[test]
 fn hugetlb_limit_and_unified_keys_go_to_cgroup2_on_a_hybrid_host() {
+    let _one = ROOT_SUBTREE.lock().unwrap_or_else(|e| e.into_inner());
+    let _restore = SubtreeControl::save("/sys/fs/cgroup/unified/cgroup.subtree_control");
     let t = Test::new("cghuge");
     let id = t.id();
     let b = bundle(
@@ -172,6 +204,9 @@ fn resources_the_host_lacks_are_errors_naming_the_field() {
             vec!["linux.resources.network.classID: the net_cls controller is not available"],
         ));
     }
+    let _one = ROOT_SUBTREE.lock().unwrap_or_else(|e| e.into_inner());
+    let subtree = "/sys/fs/cgroup/unified/cgroup.subtree_control";
+    let before = std::fs::read_to_string(subtree).unwrap_or_default();
     for (resources, words) in cases {
         let id = t.id();
         let b = bundle(&t, &id, resources, &["/bin/true"]);
@@ -179,5 +214,8 @@ fn resources_the_host_lacks_are_errors_naming_the_field() {
             .failed()
             .stderr_mentions(&words);
         t.assert_no_leftovers(&id, &b.path);
+        // A failed create turns off again the controllers it turned on.
+        let after = std::fs::read_to_string(subtree).unwrap_or_default();
+        assert_eq!(after, before, "{subtree} changed by a failed create");
     }
 }
