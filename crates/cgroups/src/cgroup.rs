@@ -192,25 +192,55 @@ impl Cgroup {
     /// is retried for a short, bounded time.
     pub fn remove(&self) -> Result<()> {
         for (_, dir) in &self.dirs {
-            let deadline = Instant::now() + Duration::from_secs(5);
-            loop {
-                match std::fs::remove_dir(dir) {
-                    Ok(()) => break,
-                    Err(e) if e.kind() == std::io::ErrorKind::NotFound => break,
-                    Err(e) if e.raw_os_error() == Some(16) && Instant::now() < deadline => {
-                        std::thread::sleep(Duration::from_millis(10));
-                    }
-                    Err(e) => {
-                        return Err(Error::Io {
-                            op: "remove cgroup",
-                            path: dir.clone(),
-                            source: e,
-                        })
-                    }
-                }
+            // Cgroups the container made below its own (systemd in a
+            // container, a nested runtime) go first, deepest first.
+            let mut all = Vec::new();
+            below(dir, 0, &mut all);
+            all.push(dir.clone());
+            for d in &all {
+                remove_one(d)?;
             }
         }
         Ok(())
+    }
+}
+
+/// The cgroup directories below `dir`, children after their own children
+/// (bounded: 32 levels, 10000 directories).
+pub(crate) fn below(dir: &Path, depth: u32, out: &mut Vec<PathBuf>) {
+    if depth >= 32 || out.len() >= 10_000 {
+        return;
+    }
+    let Ok(entries) = std::fs::read_dir(dir) else {
+        return;
+    };
+    for e in entries.flatten() {
+        if e.file_type().is_ok_and(|t| t.is_dir()) {
+            let p = e.path();
+            below(&p, depth + 1, out);
+            out.push(p);
+        }
+    }
+}
+
+/// rmdir, waiting (up to 5 s) while the kernel still counts exiting tasks.
+fn remove_one(dir: &Path) -> Result<()> {
+    let deadline = Instant::now() + Duration::from_secs(5);
+    loop {
+        match std::fs::remove_dir(dir) {
+            Ok(()) => return Ok(()),
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(()),
+            Err(e) if e.raw_os_error() == Some(16) && Instant::now() < deadline => {
+                std::thread::sleep(Duration::from_millis(10));
+            }
+            Err(e) => {
+                return Err(Error::Io {
+                    op: "remove cgroup",
+                    path: dir.to_path_buf(),
+                    source: e,
+                })
+            }
+        }
     }
 }
 

@@ -15,10 +15,18 @@ impl Cgroup {
         else {
             return Vec::new();
         };
-        std::fs::read_to_string(dir.join("cgroup.procs"))
-            .unwrap_or_default()
-            .lines()
-            .filter_map(|l| l.trim().parse().ok())
+        // Also those in cgroups the container made below its own (runc's
+        // GetAllPids): `kill --all` and `ps` must reach them.
+        let mut dirs = vec![dir.clone()];
+        crate::cgroup::below(dir, 0, &mut dirs);
+        dirs.iter()
+            .flat_map(|d| {
+                std::fs::read_to_string(d.join("cgroup.procs"))
+                    .unwrap_or_default()
+                    .lines()
+                    .filter_map(|l| l.trim().parse().ok())
+                    .collect::<Vec<i32>>()
+            })
             .collect()
     }
 

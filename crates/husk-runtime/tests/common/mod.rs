@@ -549,9 +549,11 @@ pub fn processes_of_in(id: &str, bundle: &Path, root: Option<&Path>) -> Vec<Stri
         let cmdline = String::from_utf8_lossy(&cmdline).replace('\0', " ");
         let names_id = cmdline.split(' ').any(|w| w == id);
         let cgroup = fs::read_to_string(base.join("cgroup")).unwrap_or_default();
-        let in_cgroup = cgroup
-            .lines()
-            .any(|l| l.ends_with(&format!("/{id}")) || l.contains(&format!("/{id}/")));
+        let in_cgroup = cgroup.lines().any(|l| {
+            [id.to_string(), format!("husk-{id}")]
+                .iter()
+                .any(|n| l.ends_with(&format!("/{n}")) || l.contains(&format!("/{n}/")))
+        });
         if same_dir("root") || same_dir("cwd") || links || names_id || in_cgroup {
             found.push(format!("{pid}: {cmdline}"));
         }
