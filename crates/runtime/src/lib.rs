@@ -17,6 +17,7 @@ pub mod exec;
 pub mod features;
 pub mod hooks;
 pub mod idmap;
+pub mod json_path;
 pub mod ops;
 pub mod plan;
 pub mod relay;

@@ -17,15 +17,8 @@ pub fn load(bundle: &Path) -> Result<Spec> {
 
 /// Parses config bytes; on failure returns (field path, reason).
 pub fn parse(text: &[u8]) -> std::result::Result<Spec, (String, String)> {
-    let mut de = serde_json::Deserializer::from_slice(text);
-    serde_path_to_error::deserialize(&mut de).map_err(|e| {
-        let field = e.path().to_string();
-        let field = if field == "." {
-            "(document)".into()
-        } else {
-            field
-        };
-        let inner = e.into_inner();
+    serde_json::from_slice(text).map_err(|inner: serde_json::Error| {
+        let field = crate::json_path::at(text, inner.line(), inner.column());
         let reason = if inner.is_eof() {
             format!(
                 "the JSON document is cut short (line {}, column {})",

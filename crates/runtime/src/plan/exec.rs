@@ -37,12 +37,9 @@ pub fn plan_exec_process(spec: &Spec, o: &ExecOptions) -> Result<ProcessPlan> {
     let process = match &o.process_file {
         Some(path) => {
             let text = std::fs::read(path).map_err(|e| Error::io("read", path, e))?;
-            let mut de = serde_json::Deserializer::from_slice(&text);
-            serde_path_to_error::deserialize::<_, Process>(&mut de).map_err(|e| {
-                Error::config(
-                    format!("{}: {}", path.display(), e.path()),
-                    e.into_inner().to_string(),
-                )
+            serde_json::from_slice::<Process>(&text).map_err(|e| {
+                let field = crate::json_path::at(&text, e.line(), e.column());
+                Error::config(format!("{}: {field}", path.display()), e.to_string())
             })?
         }
         None => from_command_line(spec, o)?,
