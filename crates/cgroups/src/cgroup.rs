@@ -181,13 +181,14 @@ impl Cgroup {
         Ok(())
     }
 
-    /// Removes the directories; a cgroup whose last process is still exiting
-    /// is retried for a short, bounded time.
+    /// Removes the directories, with the sub-cgroups the container made in
+    /// them (deepest first, as runc's `RemovePath`); a cgroup whose last
+    /// process is still exiting is retried for a short, bounded time.
     pub fn remove(&self) -> Result<()> {
         for (_, dir) in &self.dirs {
             let deadline = Instant::now() + Duration::from_secs(5);
             loop {
-                match std::fs::remove_dir(dir) {
+                match remove_tree(dir) {
                     Ok(()) => break,
                     Err(e) if e.kind() == std::io::ErrorKind::NotFound => break,
                     Err(e) if e.raw_os_error() == Some(16) && Instant::now() < deadline => {
@@ -205,6 +206,24 @@ impl Cgroup {
         }
         Ok(())
     }
+}
+
+/// Removes the cgroup `dir` and every cgroup below it. A cgroupfs holds
+/// only directories and the kernel's files, which go with their directory.
+fn remove_tree(dir: &Path) -> std::io::Result<()> {
+    match std::fs::read_dir(dir) {
+        Ok(entries) => {
+            for e in entries {
+                let e = e?;
+                if e.file_type()?.is_dir() {
+                    remove_tree(&e.path())?;
+                }
+            }
+        }
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(()),
+        Err(e) => return Err(e),
+    }
+    std::fs::remove_dir(dir)
 }
 
 #[cfg(test)]

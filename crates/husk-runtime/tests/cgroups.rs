@@ -329,3 +329,35 @@ fn events_report_an_oom_kill() {
     t.rt(&["delete", "--force", &id]).ok();
     t.assert_no_leftovers(&id, &b.path);
 }
+
+/// A container that made a cgroup of its own below its cgroup (as systemd
+/// or a nested runtime does) is still deleted, its cgroup with it: runc
+/// removes the sub-cgroups first.
+#[test]
+fn delete_removes_sub_cgroups_the_container_made() {
+    let t = Test::new("cgsub");
+    let mut b = t.bundle();
+    let id = t.id();
+    b.linux()["cgroupsPath"] = json!(format!("/{id}"));
+    b.add_namespace("cgroup", None);
+    let mounts = b.config["mounts"].as_array_mut().unwrap();
+    let cg = mounts.iter_mut().find(|m| m["type"] == "cgroup").unwrap();
+    cg["options"] = json!(["nosuid", "noexec", "nodev", "relatime"]);
+    b.args(&[
+        "/bin/mkdir",
+        "-p",
+        "/sys/fs/cgroup/pids/a/b",
+        "/sys/fs/cgroup/memory/c",
+    ]);
+    let out = t.run(&b);
+    let left = common::cgroups_named(&id);
+    // Whatever happened, leave the host clean (the deepest first).
+    for d in &left {
+        for sub in ["a/b", "a", "c", ""] {
+            let _ = fs::remove_dir(d.join(sub));
+        }
+    }
+    out.ok();
+    assert!(left.is_empty(), "cgroups left behind: {left:?}");
+    t.assert_no_leftovers(&id, &b.path);
+}
