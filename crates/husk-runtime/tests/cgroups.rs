@@ -361,3 +361,47 @@ fn delete_removes_sub_cgroups_the_container_made() {
     assert!(left.is_empty(), "cgroups left behind: {left:?}");
     t.assert_no_leftovers(&id, &b.path);
 }
+
+/// A process that moved itself into a sub-cgroup is still the container's:
+/// `ps` lists it and `kill --all` with a signal other than SIGKILL (which
+/// has v2's cgroup.kill) reaches it, as runc's recursive walk does.
+#[test]
+fn ps_and_kill_all_reach_processes_in_sub_cgroups() {
+    let t = Test::new("cgsubps");
+    let mut b = t.bundle();
+    let id = t.id();
+    b.writable();
+    b.linux()["cgroupsPath"] = json!(format!("/{id}"));
+    b.add_namespace("cgroup", None);
+    let mounts = b.config["mounts"].as_array_mut().unwrap();
+    let cg = mounts.iter_mut().find(|m| m["type"] == "cgroup").unwrap();
+    cg["options"] = json!(["nosuid", "noexec", "nodev", "relatime"]);
+    b.args(&[
+        "/bin/sh",
+        "-c",
+        "for d in /sys/fs/cgroup/*/; do mkdir ${d}sub; done; \
+         sh -c 'for d in /sys/fs/cgroup/*/; do echo $$ > ${d}sub/cgroup.procs; done; \
+         echo ready > /ready; exec sleep 60' & wait",
+    ]);
+    b.save();
+    t.rt(&["create", "--bundle", b.path_str(), &id]).ok();
+    t.rt(&["start", &id]).ok();
+    let ready = common::wait_until(std::time::Duration::from_secs(10), || {
+        b.rootfs().join("ready").exists()
+    });
+    assert!(ready, "the process never moved");
+    let out = t.rt(&["ps", "--format", "json", &id]);
+    let pids: Vec<i64> = serde_json::from_str(out.stdout.trim()).unwrap_or_default();
+    t.rt(&["kill", "--all", &id, "TERM"]).ok();
+    let sub = PathBuf::from(format!("/sys/fs/cgroup/pids/{id}/sub/cgroup.procs"));
+    let gone = common::wait_until(std::time::Duration::from_secs(5), || {
+        fs::read_to_string(&sub)
+            .unwrap_or_default()
+            .trim()
+            .is_empty()
+    });
+    t.rt(&["delete", "--force", &id]).ok();
+    assert_eq!(pids.len(), 2, "{out}");
+    assert!(gone, "kill --all TERM missed the process in the sub-cgroup");
+    t.assert_no_leftovers(&id, &b.path);
+}
