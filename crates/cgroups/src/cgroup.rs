@@ -121,15 +121,18 @@ impl Cgroup {
     /// are the devices every container gets (runc's default allowances and
     /// `linux.devices`), appended to the config's device rules so that a
     /// deny-all rule there does not cut them off. A resource the host cannot
-    /// honour fails before any directory is made.
+    /// honour fails before any directory is made. Device access starts
+    /// from deny-all, also without `resources` ([`Writes::deny_devices_first`]).
+    ///
+    /// [`Writes::deny_devices_first`]: resources::Writes::deny_devices_first
     pub fn create(
         &self,
         resources: Option<&LinuxResources>,
         extra_devices: &[LinuxDeviceCgroup],
     ) -> Result<()> {
-        let writes = resources
-            .map(|r| resources::translate(r, &self.offered))
-            .transpose()?;
+        let r = resources.cloned().unwrap_or_default();
+        let mut writes = resources::translate(&r, &self.offered)?;
+        writes.deny_devices_first(&self.offered);
         for (ctrls, dir) in &self.dirs {
             std::fs::create_dir_all(dir).map_err(|e| Error::Io {
                 op: "create cgroup",
@@ -143,10 +146,7 @@ impl Cgroup {
                 inherit_cpuset(dir)?;
             }
         }
-        match (resources, writes) {
-            (Some(r), Some(w)) => self.apply(&w, r, extra_devices),
-            _ => Ok(()),
-        }
+        self.apply(&writes, &r, extra_devices)
     }
 
     /// On a pure v2 host, the container's directory opened for clone3's
@@ -261,8 +261,8 @@ mod tests {
     /// A fake hybrid host in a temp dir, its files made beforehand as the
     /// kernel would: writes land in the right files, a missing weight file
     /// falls back to BFQ's, cgroup2-only controllers go to the unified
-    /// directory, and a controller the host lacks fails before any
-    /// directory is made.
+    /// directory, devices start from deny-all without rules, and a
+    /// controller the host lacks fails before any directory is made.
     #[test]
     fn applies_writes_to_a_fake_hybrid_cgroupfs() {
         let root = std::env::temp_dir().join(format!("husk-cgfake-{}", std::process::id()));
@@ -273,10 +273,11 @@ mod tests {
             own: "/".into(),
         };
         let host = Host {
-            v1: vec![v1("pids"), v1("memory"), v1("blkio")],
+            v1: vec![v1("pids"), v1("memory"), v1("blkio"), v1("devices")],
             unified: Some((root.join("unified"), "/".into())),
         };
         let files = [
+            "devices/c1/devices.deny",
             "pids/c1/pids.max",
             "memory/c1/memory.limit_in_bytes",
             "blkio/c1/blkio.bfq.weight",
@@ -304,6 +305,8 @@ mod tests {
         assert_eq!(read("blkio/c1/blkio.bfq.weight"), "300");
         assert_eq!(read("unified/c1/hugetlb.2MB.max"), "2097152");
         assert_eq!(read("unified/cgroup.subtree_control"), "+hugetlb");
+        // No device rules: devices are still denied first (runc's whitelist).
+        assert_eq!(read("devices/c1/devices.deny"), "a *:* rwm");
         let r: LinuxResources = serde_json::from_str(r#"{"unified":{"memory.high":"1"}}"#).unwrap();
         let e = cg.update(&r, &[]).unwrap_err().to_string();
         assert!(e.contains("memory controller is in a v1 hierarchy"), "{e}");

@@ -405,3 +405,40 @@ fn ps_and_kill_all_reach_processes_in_sub_cgroups() {
     assert!(gone, "kill --all TERM missed the process in the sub-cgroup");
     t.assert_no_leftovers(&id, &b.path);
 }
+
+/// Device access starts from deny-all as in runc (its device emulator
+/// starts as a whitelist), whatever `linux.resources.devices` says: with no
+/// rules at all, or with allow rules only, a device node the container
+/// makes itself (CAP_MKNOD) cannot be opened; the default devices can.
+#[test]
+fn devices_are_denied_without_device_rules() {
+    let t = Test::new("cgnodevrules");
+    for devices in [
+        None,
+        Some(json!([{"allow": true, "type": "c", "major": 1, "minor": 9, "access": "rwm"}])),
+    ] {
+        let mut b = t.bundle();
+        match devices {
+            None => {
+                b.linux().as_object_mut().unwrap().remove("resources");
+            }
+            Some(d) => b.linux()["resources"] = json!({ "devices": d }),
+        }
+        let caps = json!(["CAP_MKNOD", "CAP_KILL"]);
+        for set in ["bounding", "effective", "permitted"] {
+            b.process()["capabilities"][set] = caps.clone();
+        }
+        // 1:11 is /dev/kmsg: opening it write-only needs no capability.
+        b.args(&[
+            "/bin/sh",
+            "-c",
+            "echo -n > /dev/null || exit 3; mknod /dev/k c 1 11 || exit 4; echo -n > /dev/k && echo OPENED",
+        ]);
+        let out = t.run(&b);
+        assert!(!out.stdout.contains("OPENED"), "device 1:11 opened: {out}");
+        assert!(
+            out.code.is_some_and(|c| c != 0 && c != 3 && c != 4),
+            "{out}"
+        );
+    }
+}
