@@ -442,3 +442,22 @@ fn devices_are_denied_without_device_rules() {
         );
     }
 }
+
+/// With a user namespace but no cgroup namespace, the container still sees
+/// only its own cgroup, as without a user namespace (runc binds the same
+/// directories), not the host's whole tree.
+#[test]
+fn a_user_namespace_sees_only_its_own_cgroup() {
+    let t = Test::new("cguserns");
+    let mut b = t.bundle();
+    let id = t.id();
+    b.linux()["cgroupsPath"] = json!(format!("/{id}"));
+    b.linux()["resources"]["pids"] = json!({ "limit": 77 });
+    b.add_namespace("user", None);
+    let map = json!([{ "containerID": 0, "hostID": 100000, "size": 65536 }]);
+    b.linux()["uidMappings"] = map.clone();
+    b.linux()["gidMappings"] = map;
+    b.args(&["/bin/cat", "/sys/fs/cgroup/pids/pids.max"]);
+    let out = t.run(&b);
+    assert_eq!(out.stdout.trim(), "77", "{out}");
+}

@@ -109,9 +109,11 @@ pub fn mount_cgroupfs(m: &MountPlan, root: &Root, host_cgroupns: bool) -> Step<(
             v2_path,
         );
     }
-    if !crate::caller::in_initial_user_namespace() {
+    if !host_cgroupns && !crate::caller::in_initial_user_namespace() {
         // v1 hierarchies cannot be mounted from a user namespace: bind the
-        // host's tree instead (read-only if asked), as runc does rootless.
+        // host's tree instead (read-only if asked). Without a cgroup
+        // namespace the binds of our own directories below serve instead,
+        // as in runc, so that the host's whole tree stays out of sight.
         let tree = mount::clone_tree(host.as_fd(), true)
             .step(|| format!("bind /sys/fs/cgroup on {dest}"))?;
         let set = m.attr_set
