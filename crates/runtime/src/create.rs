@@ -162,6 +162,14 @@ pub fn create(req: &CreateRequest, mode: Mode, warn: &dyn Fn(&str)) -> Result<Cr
     if cgroup_fd.is_none() {
         cgroup.add(pid)?;
     }
+    // Inherited by everything init forks and execs. Written here, as runc
+    // does before the namespaces are entered: init, non-dumpable and root
+    // only in its user namespace, may not write its own.
+    if let Some(adj) = plan.process.oom_score_adj {
+        let path = format!("/proc/{pid}/oom_score_adj");
+        std::fs::write(&path, adj.to_string())
+            .map_err(|e| Error::config("process.oomScoreAdj", format!("writing {path}: {e}")))?;
+    }
     if matches!(plan.namespaces.strategy, Strategy::Clone { .. })
         && plan.namespaces.has_own(NsKind::User)
     {
