@@ -186,6 +186,14 @@ impl Cgroup {
     /// process is still exiting is retried for a short, bounded time.
     pub fn remove(&self) -> Result<()> {
         for (_, dir) in &self.dirs {
+            // A cgroupsPath of "/" names a hierarchy's root, which is never
+            // removed, nor are the host's cgroups below it.
+            if !dir
+                .parent()
+                .is_some_and(|p| p.join("cgroup.procs").exists())
+            {
+                continue;
+            }
             let deadline = Instant::now() + Duration::from_secs(5);
             loop {
                 match remove_tree(dir) {
@@ -322,5 +330,27 @@ mod tests {
             "a directory was made"
         );
         std::fs::remove_dir_all(&root).unwrap();
+    }
+
+    /// A cgroupsPath of "/" names the hierarchy's root: removing it must not
+    /// sweep away the host's other (empty) cgroups below it.
+    #[test]
+    fn removing_a_hierarchy_root_leaves_the_cgroups_below() {
+        let root = std::env::temp_dir().join(format!("husk-cgroot-{}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&root);
+        std::fs::create_dir_all(root.join("memory/other")).unwrap();
+        std::fs::write(root.join("memory/cgroup.procs"), "").unwrap();
+        let host = Host {
+            v1: vec![V1Hierarchy {
+                controllers: vec!["memory".into()],
+                mountpoint: root.join("memory"),
+                own: "/".into(),
+            }],
+            unified: None,
+        };
+        let _ = Cgroup::locate(&host, Path::new("/")).remove();
+        let kept = root.join("memory/other").is_dir();
+        std::fs::remove_dir_all(&root).unwrap();
+        assert!(kept, "a cgroup below the root was removed");
     }
 }
