@@ -461,3 +461,23 @@ fn a_user_namespace_sees_only_its_own_cgroup() {
     let out = t.run(&b);
     assert_eq!(out.stdout.trim(), "77", "{out}");
 }
+
+/// With a user namespace and a cgroup namespace, the container's cgroupfs
+/// is rooted at its own cgroup (fresh mounts in its cgroup namespace), not
+/// the host's whole tree.
+#[test]
+fn a_user_and_cgroup_namespace_see_only_their_own_cgroup() {
+    let t = Test::new("cguserns2");
+    let mut b = t.bundle();
+    let id = t.id();
+    b.linux()["cgroupsPath"] = json!(format!("/{id}"));
+    b.linux()["resources"]["pids"] = json!({ "limit": 78 });
+    b.add_namespace("user", None);
+    b.add_namespace("cgroup", None);
+    let map = json!([{ "containerID": 0, "hostID": 100000, "size": 65536 }]);
+    b.linux()["uidMappings"] = map.clone();
+    b.linux()["gidMappings"] = map;
+    b.args(&["/bin/cat", "/sys/fs/cgroup/pids/pids.max"]);
+    let out = t.run(&b);
+    assert_eq!(out.stdout.trim(), "78", "{out}");
+}
