@@ -121,15 +121,18 @@ impl Cgroup {
     /// are the devices every container gets (runc's default allowances and
     /// `linux.devices`), appended to the config's device rules so that a
     /// deny-all rule there does not cut them off. A resource the host cannot
-    /// honour fails before any directory is made.
+    /// honour fails before any directory is made. Device access starts
+    /// from deny-all, also without `resources` ([`Writes::deny_devices_first`]).
+    ///
+    /// [`Writes::deny_devices_first`]: resources::Writes::deny_devices_first
     pub fn create(
         &self,
         resources: Option<&LinuxResources>,
         extra_devices: &[LinuxDeviceCgroup],
     ) -> Result<()> {
-        let writes = resources
-            .map(|r| resources::translate(r, &self.offered))
-            .transpose()?;
+        let r = resources.cloned().unwrap_or_default();
+        let mut writes = resources::translate(&r, &self.offered)?;
+        writes.deny_devices_first(&self.offered);
         for (ctrls, dir) in &self.dirs {
             std::fs::create_dir_all(dir).map_err(|e| Error::Io {
                 op: "create cgroup",
@@ -143,11 +146,8 @@ impl Cgroup {
                 inherit_cpuset(dir)?;
             }
         }
-        let (Some(r), Some(w)) = (resources, writes) else {
-            return Ok(());
-        };
         let mut enabled = Vec::new();
-        let applied = self.apply(&w, r, extra_devices, &mut enabled);
+        let applied = self.apply(&writes, &r, extra_devices, &mut enabled);
         if applied.is_err() {
             // The caller removes the directories; the host's ancestors get
             // back the controllers they had.
@@ -188,60 +188,57 @@ impl Cgroup {
         Ok(())
     }
 
-    /// Removes the directories; a cgroup whose last process is still exiting
-    /// is retried for a short, bounded time.
+    /// Removes the directories, with the sub-cgroups the container made in
+    /// them (deepest first, as runc's `RemovePath`); a cgroup whose last
+    /// process is still exiting is retried for a short, bounded time.
     pub fn remove(&self) -> Result<()> {
         for (_, dir) in &self.dirs {
-            // Cgroups the container made below its own (systemd in a
-            // container, a nested runtime) go first, deepest first.
-            let mut all = Vec::new();
-            below(dir, 0, &mut all);
-            all.push(dir.clone());
-            for d in &all {
-                remove_one(d)?;
+            // A cgroupsPath of "/" names a hierarchy's root, which is never
+            // removed, nor are the host's cgroups below it.
+            if !dir
+                .parent()
+                .is_some_and(|p| p.join("cgroup.procs").exists())
+            {
+                continue;
+            }
+            let deadline = Instant::now() + Duration::from_secs(5);
+            loop {
+                match remove_tree(dir) {
+                    Ok(()) => break,
+                    Err(e) if e.kind() == std::io::ErrorKind::NotFound => break,
+                    Err(e) if e.raw_os_error() == Some(16) && Instant::now() < deadline => {
+                        std::thread::sleep(Duration::from_millis(10));
+                    }
+                    Err(e) => {
+                        return Err(Error::Io {
+                            op: "remove cgroup",
+                            path: dir.clone(),
+                            source: e,
+                        })
+                    }
+                }
             }
         }
         Ok(())
     }
 }
 
-/// The cgroup directories below `dir`, children after their own children
-/// (bounded: 32 levels, 10000 directories).
-pub(crate) fn below(dir: &Path, depth: u32, out: &mut Vec<PathBuf>) {
-    if depth >= 32 || out.len() >= 10_000 {
-        return;
-    }
-    let Ok(entries) = std::fs::read_dir(dir) else {
-        return;
-    };
-    for e in entries.flatten() {
-        if e.file_type().is_ok_and(|t| t.is_dir()) {
-            let p = e.path();
-            below(&p, depth + 1, out);
-            out.push(p);
-        }
-    }
-}
-
-/// rmdir, waiting (up to 5 s) while the kernel still counts exiting tasks.
-fn remove_one(dir: &Path) -> Result<()> {
-    let deadline = Instant::now() + Duration::from_secs(5);
-    loop {
-        match std::fs::remove_dir(dir) {
-            Ok(()) => return Ok(()),
-            Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(()),
-            Err(e) if e.raw_os_error() == Some(16) && Instant::now() < deadline => {
-                std::thread::sleep(Duration::from_millis(10));
-            }
-            Err(e) => {
-                return Err(Error::Io {
-                    op: "remove cgroup",
-                    path: dir.to_path_buf(),
-                    source: e,
-                })
+/// Removes the cgroup `dir` and every cgroup below it. A cgroupfs holds
+/// only directories and the kernel's files, which go with their directory.
+fn remove_tree(dir: &Path) -> std::io::Result<()> {
+    match std::fs::read_dir(dir) {
+        Ok(entries) => {
+            for e in entries {
+                let e = e?;
+                if e.file_type()?.is_dir() {
+                    remove_tree(&e.path())?;
+                }
             }
         }
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(()),
+        Err(e) => return Err(e),
     }
+    std::fs::remove_dir(dir)
 }
 
 #[cfg(test)]
@@ -279,8 +276,8 @@ mod tests {
     /// A fake hybrid host in a temp dir, its files made beforehand as the
     /// kernel would: writes land in the right files, a missing weight file
     /// falls back to BFQ's, cgroup2-only controllers go to the unified
-    /// directory, and a controller the host lacks fails before any
-    /// directory is made.
+    /// directory, devices start from deny-all without rules, and a
+    /// controller the host lacks fails before any directory is made.
     #[test]
     fn applies_writes_to_a_fake_hybrid_cgroupfs() {
         let root = std::env::temp_dir().join(format!("husk-cgfake-{}", std::process::id()));
@@ -291,10 +288,11 @@ mod tests {
             own: "/".into(),
         };
         let host = Host {
-            v1: vec![v1("pids"), v1("memory"), v1("blkio")],
+            v1: vec![v1("pids"), v1("memory"), v1("blkio"), v1("devices")],
             unified: Some((root.join("unified"), "/".into())),
         };
         let files = [
+            "devices/c1/devices.deny",
             "pids/c1/pids.max",
             "memory/c1/memory.limit_in_bytes",
             "blkio/c1/blkio.bfq.weight",
@@ -322,6 +320,8 @@ mod tests {
         assert_eq!(read("blkio/c1/blkio.bfq.weight"), "300");
         assert_eq!(read("unified/c1/hugetlb.2MB.max"), "2097152");
         assert_eq!(read("unified/cgroup.subtree_control"), "+hugetlb");
+        // No device rules: devices are still denied first (runc's whitelist).
+        assert_eq!(read("devices/c1/devices.deny"), "a *:* rwm");
         let r: LinuxResources = serde_json::from_str(r#"{"unified":{"memory.high":"1"}}"#).unwrap();
         let e = cg.update(&r, &[]).unwrap_err().to_string();
         assert!(e.contains("memory controller is in a v1 hierarchy"), "{e}");
@@ -337,5 +337,27 @@ mod tests {
             "a directory was made"
         );
         std::fs::remove_dir_all(&root).unwrap();
+    }
+
+    /// A cgroupsPath of "/" names the hierarchy's root: removing it must not
+    /// sweep away the host's other (empty) cgroups below it.
+    #[test]
+    fn removing_a_hierarchy_root_leaves_the_cgroups_below() {
+        let root = std::env::temp_dir().join(format!("husk-cgroot-{}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&root);
+        std::fs::create_dir_all(root.join("memory/other")).unwrap();
+        std::fs::write(root.join("memory/cgroup.procs"), "").unwrap();
+        let host = Host {
+            v1: vec![V1Hierarchy {
+                controllers: vec!["memory".into()],
+                mountpoint: root.join("memory"),
+                own: "/".into(),
+            }],
+            unified: None,
+        };
+        let _ = Cgroup::locate(&host, Path::new("/")).remove();
+        let kept = root.join("memory/other").is_dir();
+        std::fs::remove_dir_all(&root).unwrap();
+        assert!(kept, "a cgroup below the root was removed");
     }
 }

@@ -8,7 +8,10 @@
 //! allow-all or deny-all, later rules add exceptions to that default or
 //! take access away from them), so that a config behaves the same on v1
 //! and v2; the exceptions left are then checked from the last one to the
-//! first, and the default decides when none matches.
+//! first, and the default decides when none matches. Unlike runc's
+//! program, a denied exception (in an allow-all cgroup) refuses a request
+//! that shares any access bit with it, as v1 does: runc lets O_RDWR through
+//! a rule denying only `w`.
 
 use crate::resources::unsupported;
 use crate::Result;
@@ -33,6 +36,7 @@ pub(crate) const MOV32_K: u8 = 0xb4; // BPF_ALU | BPF_MOV | BPF_K
 pub(crate) const MOV32_X: u8 = 0xbc; // BPF_ALU | BPF_MOV | BPF_X
 pub(crate) const JNE32_K: u8 = 0x56; // BPF_JMP32 | BPF_JNE | BPF_K
 pub(crate) const JNE32_X: u8 = 0x5e; // BPF_JMP32 | BPF_JNE | BPF_X
+pub(crate) const JEQ32_K: u8 = 0x16; // BPF_JMP32 | BPF_JEQ | BPF_K
 pub(crate) const EXIT: u8 = 0x95; // BPF_JMP | BPF_EXIT
 
 /// One device rule: `None` for a wildcard major or minor.
@@ -156,10 +160,18 @@ fn block(rule: &Rule, allow: bool) -> Vec<Insn> {
         checks.push(Insn::new(JNE32_K, 2, 0, 0, k));
     }
     if rule.access != ACC_ALL {
-        // Every requested bit must be in the rule: (r3 & access) == r3.
         checks.push(Insn::new(MOV32_X, 1, 3, 0, 0));
         checks.push(Insn::new(AND32_K, 1, 0, 0, i32::from(rule.access)));
-        checks.push(Insn::new(JNE32_X, 1, 3, 0, 0));
+        if allow {
+            // An allowed exception must hold every requested bit:
+            // (r3 & access) == r3 (v1's `match_exception`).
+            checks.push(Insn::new(JNE32_X, 1, 3, 0, 0));
+        } else {
+            // A denied one refuses any request sharing a bit with it:
+            // (r3 & access) != 0 (v1's `match_exception_partial`), so
+            // O_RDWR of a write-denied device is refused.
+            checks.push(Insn::new(JEQ32_K, 1, 0, 0, 0));
+        }
     }
     if let Some(m) = rule.major {
         checks.push(Insn::new(JNE32_K, 4, 0, 0, as_imm(m)));
@@ -171,7 +183,7 @@ fn block(rule: &Rule, allow: bool) -> Vec<Insn> {
     checks.push(Insn::new(EXIT, 0, 0, 0, 0));
     let len = checks.len();
     for (i, insn) in checks.iter_mut().enumerate() {
-        if insn.code == JNE32_K || insn.code == JNE32_X {
+        if matches!(insn.code, JNE32_K | JNE32_X | JEQ32_K) {
             // Past this block's exit: from i + 1 to len.
             insn.off = i16::try_from(len - i - 1).unwrap_or(i16::MAX);
         }

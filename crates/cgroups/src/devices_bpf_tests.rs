@@ -35,6 +35,11 @@ fn run(prog: &[Insn], kind: i32, major: u32, minor: u32, access: u8) -> bool {
                     pc += usize::try_from(i.off).unwrap();
                 }
             }
+            JEQ32_K => {
+                if low(r[d]) == imm {
+                    pc += usize::try_from(i.off).unwrap();
+                }
+            }
             EXIT => return r[0] == 1,
             c => panic!("opcode {c:#x} not expected"),
         }
@@ -111,4 +116,24 @@ fn bad_rules_name_the_entry() {
         .unwrap_err()
         .to_string();
     assert!(e.contains("out of range"), "{e}");
+}
+
+/// v1 semantics in a default-allow cgroup: an access is refused when a
+/// denied exception covers any of its bits (the kernel's
+/// `match_exception_partial`), so opening a write-denied device O_RDWR
+/// (read and write at once) is refused too.
+#[test]
+fn a_deny_exception_refuses_any_access_it_overlaps() {
+    let p = program(&rules(
+        r#"[{"allow":true,"type":"a"},
+            {"allow":false,"type":"c","major":1,"minor":3,"access":"w"}]"#,
+    ))
+    .unwrap();
+    assert!(run(&p, DEV_CHAR, 1, 3, R));
+    assert!(!run(&p, DEV_CHAR, 1, 3, W));
+    assert!(
+        !run(&p, DEV_CHAR, 1, 3, R | W),
+        "O_RDWR of a write-denied device"
+    );
+    assert!(run(&p, DEV_CHAR, 1, 5, R | W));
 }

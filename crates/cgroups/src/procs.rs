@@ -6,7 +6,10 @@ use crate::{Cgroup, Error, Result};
 use std::time::{Duration, Instant};
 
 impl Cgroup {
-    /// The pids in the container's cgroup (from its first directory).
+    /// The pids in the container's cgroup (from its first directory),
+    /// including those in sub-cgroups the container made (runc's
+    /// `GetAllPids`): a process cannot hide from `ps` and `kill --all` by
+    /// moving itself one level down.
     pub fn pids(&self) -> Vec<i32> {
         let Some((_, dir)) = self
             .dirs
@@ -15,19 +18,9 @@ impl Cgroup {
         else {
             return Vec::new();
         };
-        // Also those in cgroups the container made below its own (runc's
-        // GetAllPids): `kill --all` and `ps` must reach them.
-        let mut dirs = vec![dir.clone()];
-        crate::cgroup::below(dir, 0, &mut dirs);
-        dirs.iter()
-            .flat_map(|d| {
-                std::fs::read_to_string(d.join("cgroup.procs"))
-                    .unwrap_or_default()
-                    .lines()
-                    .filter_map(|l| l.trim().parse().ok())
-                    .collect::<Vec<i32>>()
-            })
-            .collect()
+        let mut pids = Vec::new();
+        procs_below(dir, &mut pids);
+        pids
     }
 
     /// Freezes (or thaws) every process of the container: the v1 freezer's
@@ -98,5 +91,20 @@ impl Cgroup {
             return Ok(false);
         };
         write_value(&file, "1").map(|()| true)
+    }
+}
+
+/// Appends the pids of the cgroup `dir` and of every cgroup below it.
+fn procs_below(dir: &std::path::Path, out: &mut Vec<i32>) {
+    out.extend(
+        std::fs::read_to_string(dir.join("cgroup.procs"))
+            .unwrap_or_default()
+            .lines()
+            .filter_map(|l| l.trim().parse::<i32>().ok()),
+    );
+    for e in std::fs::read_dir(dir).into_iter().flatten().flatten() {
+        if e.file_type().is_ok_and(|t| t.is_dir()) {
+            procs_below(&e.path(), out);
+        }
     }
 }

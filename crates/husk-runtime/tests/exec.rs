@@ -194,3 +194,20 @@ fn exec_errors_are_clear() {
     t.rt(&["delete", &id]).ok();
     t.assert_no_leftovers(&id, &b.path);
 }
+
+/// An exec'd process gets the container's oomScoreAdj, as in runc, not the
+/// caller's (an engine's shim).
+#[test]
+fn exec_takes_the_containers_oom_score_adj() {
+    let t = Test::new("execoom");
+    let mut b = t.bundle();
+    b.process()["oomScoreAdj"] = json!(345);
+    b.probe_args(&["sleep", "60"]);
+    let (id, out) = t.create(&b, &[]);
+    out.ok();
+    t.rt(&["start", &id]).ok();
+    let out = t.rt(&["exec", &id, "/probe", "oom"]);
+    t.rt(&["delete", "--force", &id]).ok();
+    out.ok();
+    assert_eq!(out.get("oom_score_adj"), "345", "{out}");
+}

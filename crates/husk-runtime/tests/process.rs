@@ -341,3 +341,21 @@ fn args_lookup_uses_the_container_path() {
     out.ok();
     assert_eq!(out.get("pid"), "1");
 }
+
+/// With a user namespace too (Kubernetes sets oomScoreAdj for user
+/// namespace pods): init, non-dumpable and root only in its namespace, may
+/// not write its own oom_score_adj there, so the parent writes it, as runc
+/// does before the namespaces are entered.
+#[test]
+fn oom_score_adj_with_a_user_namespace() {
+    let t = Test::new("oomuserns");
+    let mut b = t.bundle();
+    b.add_namespace("user", None);
+    let map = json!([{ "containerID": 0, "hostID": 100000, "size": 65536 }]);
+    b.linux()["uidMappings"] = map.clone();
+    b.linux()["gidMappings"] = map;
+    // Positive: lowering needs CAP_SYS_RESOURCE, which this host's root lacks.
+    b.process()["oomScoreAdj"] = json!(567);
+    let out = t.probe(&mut b, &["oom"]);
+    assert_eq!(out.get("oom_score_adj"), "567", "{out}");
+}

@@ -162,6 +162,7 @@ pub fn create(req: &CreateRequest, mode: Mode, warn: &dyn Fn(&str)) -> Result<Cr
     if cgroup_fd.is_none() {
         cgroup.add(pid)?;
     }
+    write_oom_score_adj(&plan.process, pid)?;
     if matches!(plan.namespaces.strategy, Strategy::Clone { .. })
         && plan.namespaces.has_own(NsKind::User)
     {
@@ -260,6 +261,19 @@ pub fn create(req: &CreateRequest, mode: Mode, warn: &dyn Fn(&str)) -> Result<Cr
         init,
         console,
     })
+}
+
+/// `process.oomScoreAdj` for `pid`, inherited by everything it forks and
+/// execs (init, or exec's first child). Written by the parent, as runc does
+/// before the namespaces are entered: init, non-dumpable and root only in
+/// its user namespace, may not write its own.
+pub fn write_oom_score_adj(p: &crate::plan::ProcessPlan, pid: i32) -> Result<()> {
+    let Some(adj) = p.oom_score_adj else {
+        return Ok(());
+    };
+    let path = format!("/proc/{pid}/oom_score_adj");
+    std::fs::write(&path, adj.to_string())
+        .map_err(|e| Error::config("process.oomScoreAdj", format!("writing {path}: {e}")))
 }
 
 fn new_record(plan: &Plan, pid: i32) -> Record {

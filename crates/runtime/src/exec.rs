@@ -132,7 +132,8 @@ fn spawn(
     let joined = match cgroup_fd {
         Some(_) => Ok(()),
         None => cgroup.add(first).map_err(Error::Cgroup),
-    };
+    }
+    .and_then(|()| create::write_oom_score_adj(process, first));
     if let Err(e) = joined.and_then(|()| chan.send(&Msg::Go, &[])) {
         let _ = process::kill(first, libc::SIGKILL);
         let _ = process::wait_exit(first);

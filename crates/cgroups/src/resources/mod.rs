@@ -189,6 +189,29 @@ pub struct Writes {
 }
 
 impl Writes {
+    /// A new cgroup's device access starts from deny-all, whatever the
+    /// config's rules (runc's device emulator starts as a whitelist): on v1
+    /// a reset (`a *:* rwm` to devices.deny) goes before the config's rules,
+    /// since a new v1 cgroup inherits its parent's (usually allow-all); on
+    /// v2 the program, which starts from deny-all, is attached even when
+    /// the config has no rules.
+    pub fn deny_devices_first(&mut self, offered: &Offered) {
+        if offered.in_v1("devices") {
+            let at = self
+                .v1
+                .iter()
+                .position(|w| w.controller == "devices")
+                .unwrap_or(self.v1.len());
+            let reset = Write {
+                field: Part::Devices.field(),
+                ..w("devices", "devices.deny", "a *:* rwm")
+            };
+            self.v1.insert(at, reset);
+        } else if offered.v2.is_some() {
+            self.bpf_devices = true;
+        }
+    }
+
     /// The v2 controllers the writes need enabled in every ancestor's
     /// `cgroup.subtree_control`.
     pub fn v2_controllers(&self) -> Vec<&str> {

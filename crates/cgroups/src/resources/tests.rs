@@ -286,3 +286,29 @@ fn zero_means_unset() {
         want.map(|(f, v)| (f.to_string(), v.to_string()))
     );
 }
+
+/// A new cgroup denies every device first, with or without rules: a reset
+/// before the config's rules on v1, the (deny-all based) program on v2.
+#[test]
+fn devices_are_denied_first_without_rules() {
+    let mut w = translate(&res("{}"), &v1_host()).unwrap();
+    w.deny_devices_first(&v1_host());
+    assert_eq!(
+        (w.v1[0].file.as_str(), w.v1[0].value.as_str()),
+        ("devices.deny", "a *:* rwm")
+    );
+    let r =
+        res(r#"{"pids":{"limit":3},"devices":[{"allow":true,"type":"c","major":1,"minor":9}]}"#);
+    let mut w = translate(&r, &v1_host()).unwrap();
+    w.deny_devices_first(&v1_host());
+    let devices: Vec<&str> =
+        w.v1.iter()
+            .filter(|w| w.controller == "devices")
+            .map(|w| w.value.as_str())
+            .collect();
+    assert_eq!(devices, ["a *:* rwm", "c 1:9 rwm"]);
+    let mut w = translate(&res("{}"), &v2_host()).unwrap();
+    assert!(!w.bpf_devices);
+    w.deny_devices_first(&v2_host());
+    assert!(w.bpf_devices);
+}

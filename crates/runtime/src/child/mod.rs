@@ -175,7 +175,6 @@ fn setup_and_exec(ctx: &InitContext<'_>) -> Step<Infallible> {
     set_names(plan)?;
     join_keyring(plan)?;
     procfs::write_sysctls(plan, &proc)?;
-    procfs::set_oom_score_adj(plan, &proc)?;
     procfs::set_exec_labels(&plan.process, &proc)?;
     drop(proc);
     rootfs::make_root_readonly(plan)?;

@@ -67,16 +67,6 @@ pub fn write_sysctls(plan: &Plan, proc: &OwnedFd) -> Step<()> {
     Ok(())
 }
 
-/// Applies `process.oomScoreAdj`.
-pub fn set_oom_score_adj(plan: &Plan, proc: &OwnedFd) -> Step<()> {
-    let Some(adj) = plan.process.oom_score_adj else {
-        return Ok(());
-    };
-    let rel = format!("{}/oom_score_adj", process::getpid());
-    write(proc, Path::new(&rel), &adj.to_string())
-        .map_err(|e| fail("write oom_score_adj", e.to_string()))
-}
-
 /// `process.apparmorProfile` and `process.selinuxLabel`, written to our own
 /// task's attr files; the kernel applies them at the next exec. Through the
 /// trusted procfs, so a fake /proc cannot swallow them (CVE-2019-16884).

@@ -7,7 +7,9 @@
 //! (Docker's default on v1 hosts), a fresh mount would show the host's whole
 //! tree: the container's own directory is bound from the host's hierarchy
 //! instead, so it sees its own cgroup and its own limits (runc binds the
-//! same directories on v1; we do it on v2 too).
+//! same directories on v1; we do it on v2 too). Both work from a user
+//! namespace: a v1 hierarchy can be mounted fresh there when the cgroup
+//! namespace is owned by it too, and binds need no mount at all.
 
 use super::rootfs::new_fs;
 use super::{fail, Step, StepContext};
@@ -108,21 +110,6 @@ pub fn mount_cgroupfs(m: &MountPlan, root: &Root, host_cgroupns: bool) -> Step<(
             Path::new("/sys/fs/cgroup"),
             v2_path,
         );
-    }
-    if !crate::caller::in_initial_user_namespace() {
-        // v1 hierarchies cannot be mounted from a user namespace: bind the
-        // host's tree instead (read-only if asked), as runc does rootless.
-        let tree = mount::clone_tree(host.as_fd(), true)
-            .step(|| format!("bind /sys/fs/cgroup on {dest}"))?;
-        let set = m.attr_set
-            & (mount::attr::RDONLY
-                | mount::attr::NOSUID
-                | mount::attr::NODEV
-                | mount::attr::NOEXEC);
-        mount::mount_setattr(tree.as_fd(), true, set, 0, 0, None)
-            .step(|| format!("set options of {dest}"))?;
-        return mount::move_mount_onto(tree.as_fd(), target.as_fd())
-            .step(|| format!("bind /sys/fs/cgroup on {dest}"));
     }
     // v1 or hybrid: a tmpfs to hold the hierarchies (read-only at the end if asked).
     let tmp = new_fs("tmpfs", "tmpfs", &["mode=755".to_string()], 0)
