@@ -153,6 +153,17 @@ fn chown_tree(path: &std::path::Path, id: u32) {
 
 #[test]
 fn time_namespace_with_offsets() {
+    time_offsets(false);
+}
+
+/// Inside a user namespace too: the offsets are written before init turns
+/// non-dumpable (its /proc files then belong to the host's root).
+#[test]
+fn time_namespace_with_offsets_in_a_user_namespace() {
+    time_offsets(true);
+}
+
+fn time_offsets(userns: bool) {
     if is_runc() {
         eprintln!("skipped: runc 1.1.5 has no time namespace support");
         return;
@@ -160,6 +171,16 @@ fn time_namespace_with_offsets() {
     let t = Test::new("timens");
     let mut b = t.bundle();
     b.add_namespace("time", None);
+    if userns {
+        b.add_namespace("user", None);
+        b.linux()["uidMappings"] = json!([{ "containerID": 0, "hostID": 100000, "size": 65536 }]);
+        b.linux()["gidMappings"] = json!([{ "containerID": 0, "hostID": 100000, "size": 65536 }]);
+        chown_tree(&b.rootfs(), 100_000);
+        b.config["mounts"]
+            .as_array_mut()
+            .unwrap()
+            .retain(|m| m["type"] != "cgroup");
+    }
     let offset = 100_000_i64;
     b.linux()["timeOffsets"] = json!({
         "monotonic": { "secs": offset, "nanosecs": 0 },

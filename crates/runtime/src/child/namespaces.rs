@@ -86,7 +86,18 @@ pub fn set_time_offsets(plan: &Plan, proc: &OwnedFd) -> Step<()> {
     if plan.namespaces.time_offsets.is_empty() {
         return Ok(());
     }
-    let file = format!("{}/timens_offsets", process::getpid());
-    super::procfs::write(proc, Path::new(&file), &plan.namespaces.time_offsets)
-        .map_err(|e| fail("write timens_offsets", e.to_string()))
+    let rel = format!("{}/timens_offsets", process::getpid());
+    // We are non-dumpable by now, and in a user namespace becoming its root
+    // made us so too: our /proc files then belong to the host's root, whom
+    // we cannot act as. Open this one while briefly dumpable (nothing of
+    // the container runs yet) and write through the fd, which keeps the
+    // credentials it was opened with.
+    process::set_dumpable(true).step(|| "prctl PR_SET_DUMPABLE".into())?;
+    let file = super::procfs::open_for_write(proc, Path::new(&rel));
+    process::set_dumpable(false).step(|| "prctl PR_SET_DUMPABLE".into())?;
+    file.and_then(|mut f| {
+        use std::io::Write;
+        f.write_all(plan.namespaces.time_offsets.as_bytes())
+    })
+    .map_err(|e| fail("write timens_offsets", e.to_string()))
 }

@@ -45,12 +45,18 @@ const RESOLVE: u64 =
 
 /// Writes `value` to `rel` below the trusted proc handle.
 pub fn write(proc: &OwnedFd, rel: &Path, value: &str) -> std::io::Result<()> {
+    open_for_write(proc, rel)?.write_all(value.as_bytes())
+}
+
+/// Opens `rel` below the trusted proc handle for writing.
+pub fn open_for_write(proc: &OwnedFd, rel: &Path) -> std::io::Result<std::fs::File> {
     if crate::weaken::on("procfs-verify") {
-        return std::fs::write(Path::new("/proc").join(rel), value);
+        return std::fs::OpenOptions::new()
+            .write(true)
+            .open(Path::new("/proc").join(rel));
     }
     let fd = sysfs::openat2(proc.as_fd(), rel, sysfs::O_WRONLY, 0, RESOLVE)?;
-    let mut f = std::fs::File::from(fd);
-    f.write_all(value.as_bytes())
+    Ok(std::fs::File::from(fd))
 }
 
 /// Applies `linux.sysctl` through /proc/sys.
