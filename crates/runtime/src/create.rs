@@ -194,6 +194,9 @@ pub fn create(req: &CreateRequest, mode: Mode, warn: &dyn Fn(&str)) -> Result<Cr
                     pidfd: fd,
                     armed: true,
                 });
+                // The new init waits for this: none of its messages can
+                // overtake InitPid, so they all speak of the right pid.
+                chan.send(&Msg::Continue, &[])?;
             }
             Msg::RunHooks => {
                 let p = init.as_ref().map_or(pid, |i| i.pid);

@@ -72,7 +72,9 @@ fn become_root() -> Step<()> {
 /// on as init, this process hands its pidfd to the parent and exits.
 fn fork_into_pid_namespace(ctx: &InitContext<'_>) -> Step<()> {
     match process::clone3(0, None).step(|| "fork into pid namespace".into())? {
-        process::Forked::Child => Ok(()),
+        // Our first message must come after our parent's InitPid: wait
+        // until the runtime has it.
+        process::Forked::Child => ctx.expect(&Msg::Continue).map(drop),
         process::Forked::Parent { pidfd, .. } => {
             let sent = ctx.send(&Msg::InitPid, &[pidfd.as_fd()]);
             process::exit_now(i32::from(sent.is_err()))
