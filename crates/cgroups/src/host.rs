@@ -41,9 +41,12 @@ impl Host {
                 continue;
             };
             let mountpoint = PathBuf::from(unescape(mountpoint));
+            // The part of the hierarchy this mount shows: not `/` where a
+            // container (Docker-in-Docker) sees only its own cgroup.
+            let root = PathBuf::from(unescape(fields.get(3).copied().unwrap_or("/")));
             match *fstype {
                 "cgroup2" => {
-                    let own_path = own_cgroup(own, |c| c.is_empty());
+                    let own_path = below_root(&root, own_cgroup(own, |c| c.is_empty()));
                     if host.unified.is_none() {
                         host.unified = Some((mountpoint, own_path));
                     }
@@ -67,13 +70,16 @@ impl Host {
                     {
                         continue;
                     }
-                    let own_path = own_cgroup(own, |c| {
-                        let mut a: Vec<&str> = c.split(',').collect();
-                        let mut b: Vec<&str> = controllers.iter().map(String::as_str).collect();
-                        a.sort_unstable();
-                        b.sort_unstable();
-                        a == b
-                    });
+                    let own_path = below_root(
+                        &root,
+                        own_cgroup(own, |c| {
+                            let mut a: Vec<&str> = c.split(',').collect();
+                            let mut b: Vec<&str> = controllers.iter().map(String::as_str).collect();
+                            a.sort_unstable();
+                            b.sort_unstable();
+                            a == b
+                        }),
+                    );
                     host.v1.push(V1Hierarchy {
                         controllers,
                         mountpoint,
@@ -106,6 +112,29 @@ impl Host {
             .map(|s| s.split_whitespace().map(str::to_string).collect())
             .unwrap_or_default()
     }
+}
+
+/// `path` (from /proc/self/cgroup, from the hierarchy's root) as seen below
+/// a mount of the hierarchy's `root`, as runc does: `/docker/abc/x` under a
+/// mount of `/docker/abc` is `/x`.
+pub fn below_root(root: &Path, path: PathBuf) -> PathBuf {
+    match path.strip_prefix(root) {
+        Ok(rest) if root != Path::new("/") => Path::new("/").join(rest),
+        _ => path,
+    }
+}
+
+/// The root (within its filesystem) of the mount at `mountpoint`, from
+/// mountinfo's fourth field; `/` if it is not a mount point.
+pub fn mount_root(mountinfo: &str, mountpoint: &Path) -> PathBuf {
+    mountinfo
+        .lines()
+        .filter_map(|l| {
+            let f: Vec<&str> = l.split(' ').collect();
+            (Path::new(&unescape(f.get(4)?)) == mountpoint).then(|| PathBuf::from(unescape(f[3])))
+        })
+        .last()
+        .unwrap_or_else(|| PathBuf::from("/"))
 }
 
 /// Our cgroup path for the /proc/self/cgroup line whose controller list matches.
@@ -178,6 +207,32 @@ mod tests {
             PathBuf::from("/sys/fs/cgroup/cpu,cpuacct")
         );
         assert_eq!(h.v1_of("name=systemd").unwrap().own, PathBuf::from("/x"));
+    }
+
+    /// Docker-in-Docker on a v1 host: each hierarchy is mounted from the
+    /// outer container's cgroup, which /proc/self/cgroup names in full.
+    #[test]
+    fn mount_roots_are_taken_off_our_paths() {
+        let h = Host::parse(
+            "40 30 0:35 /docker/abc /sys/fs/cgroup/memory rw - cgroup cgroup rw,memory\n\
+             41 30 0:26 /docker/abc /sys/fs/cgroup/unified rw - cgroup2 cgroup2 rw\n",
+            "9:memory:/docker/abc/inner\n0::/docker/abc\n",
+        );
+        assert_eq!(h.v1_of("memory").unwrap().own, PathBuf::from("/inner"));
+        assert_eq!(h.unified.unwrap().1, PathBuf::from("/"));
+    }
+
+    #[test]
+    fn finds_a_mounts_root() {
+        let mi = "40 30 0:35 /docker/abc /sys/fs/cgroup/memory rw - cgroup cgroup rw,memory\n";
+        assert_eq!(
+            mount_root(mi, Path::new("/sys/fs/cgroup/memory")),
+            PathBuf::from("/docker/abc")
+        );
+        assert_eq!(
+            mount_root(mi, Path::new("/sys/fs/cgroup/pids")),
+            PathBuf::from("/")
+        );
     }
 
     #[test]

@@ -42,6 +42,12 @@ fn own_cgroups() -> Step<Vec<(String, String)>> {
 fn bind_own(host_dir: &Path, path: &str, attr_set: u64) -> Step<OwnedFd> {
     let show = || format!("bind {}{path}", host_dir.display());
     let dir = sysfs::open(host_dir, sysfs::O_PATH | sysfs::O_DIRECTORY, 0).step(show)?;
+    // Where the host's mount shows only part of the hierarchy (Docker-in-
+    // Docker), our path is taken relative to that part.
+    let mountinfo = std::fs::read_to_string("/proc/self/mountinfo").unwrap_or_default();
+    let root = husk_cgroups::host::mount_root(&mountinfo, host_dir);
+    let path = husk_cgroups::host::below_root(&root, path.into());
+    let path = path.to_string_lossy();
     let rel = path.trim_start_matches('/');
     let dir = if rel.is_empty() {
         dir
