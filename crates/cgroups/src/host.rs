@@ -127,13 +127,14 @@ pub fn below_root(root: &Path, path: PathBuf) -> PathBuf {
 /// The root (within its filesystem) of the mount at `mountpoint`, from
 /// mountinfo's fourth field; `/` if it is not a mount point.
 pub fn mount_root(mountinfo: &str, mountpoint: &Path) -> PathBuf {
+    // The last mount there is the one in effect.
     mountinfo
         .lines()
-        .filter_map(|l| {
+        .rev()
+        .find_map(|l| {
             let f: Vec<&str> = l.split(' ').collect();
             (Path::new(&unescape(f.get(4)?)) == mountpoint).then(|| PathBuf::from(unescape(f[3])))
         })
-        .last()
         .unwrap_or_else(|| PathBuf::from("/"))
 }
 
