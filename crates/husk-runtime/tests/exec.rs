@@ -211,3 +211,22 @@ fn exec_takes_the_containers_oom_score_adj() {
     out.ok();
     assert_eq!(out.get("oom_score_adj"), "345", "{out}");
 }
+
+/// exec follows the config the container was created from (saved in its
+/// state directory, as runc keeps its own), not later edits of the bundle.
+#[test]
+fn exec_ignores_later_edits_of_the_bundle() {
+    let t = Test::new("exec-saved");
+    let (id, mut b) = running(&t);
+    let all = json!(["CAP_SYS_ADMIN", "CAP_KILL"]);
+    b.process()["capabilities"] = json!({ "bounding": all, "effective": all, "permitted": all });
+    b.save();
+    let out = t.rt(&["exec", &id, "/probe", "caps"]);
+    out.ok();
+    let eff = u64::from_str_radix(&out.get("CapEff"), 16).unwrap();
+    assert_eq!(
+        eff & (1 << 21),
+        0,
+        "CAP_SYS_ADMIN from the edited bundle: {out}"
+    );
+}

@@ -83,7 +83,7 @@ pub fn warn_caps_not_held(p: &crate::plan::ProcessPlan, warn: &dyn Fn(&str)) {
 
 /// Creates the container up to its start gate.
 pub fn create(req: &CreateRequest, mode: Mode, warn: &dyn Fn(&str)) -> Result<Created> {
-    let mut plan = Plan::load(&req.id, &req.bundle, &req.options)?;
+    let (mut plan, config_text) = Plan::load(&req.id, &req.bundle, &req.options)?;
     let lsm = crate::plan::lsm::HostLsm::detect();
     for w in lsm.drop_unavailable(&mut plan.process) {
         warn(&w);
@@ -99,6 +99,7 @@ pub fn create(req: &CreateRequest, mode: Mode, warn: &dyn Fn(&str)) -> Result<Cr
     }
     warn_caps_not_held(&plan.process, warn);
     let mut dir = ContainerDir::create(&req.root, &req.id)?;
+    dir.save_config(&config_text)?;
     let console_sock = match &req.console_socket {
         Some(p) => {
             Some(UnixStream::connect(p).map_err(|e| Error::io("connect console socket", p, e))?)

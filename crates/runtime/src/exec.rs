@@ -34,7 +34,14 @@ pub fn exec(root: &Path, id: &str, req: &ExecRequest) -> Result<i32> {
         if !(Action::Exec.allowed_in(status) || (status == Status::Paused && req.ignore_paused)) {
             rec.check(Action::Exec)?;
         }
-        let spec = crate::spec::load(&rec.bundle)?;
+        // The config saved at create; containers made by an older husk
+        // have none there: their bundle's.
+        let saved = dir.config_path();
+        let spec = if saved.exists() {
+            crate::spec::load_file(&saved)?.0
+        } else {
+            crate::spec::load(&rec.bundle)?
+        };
         let mut process = plan_exec_process(&spec, &req.options)?;
         let warn = |w: &str| eprintln!("warning: {w}");
         crate::create::warn_caps_not_held(&process, &warn);

@@ -7,12 +7,18 @@ use std::path::Path;
 
 /// Reads and parses `<bundle>/config.json`.
 pub fn load(bundle: &Path) -> Result<Spec> {
-    let path = bundle.join("config.json");
-    let text = std::fs::read(&path).map_err(|e| Error::io("read", &path, e))?;
-    parse(&text).map_err(|(field, reason)| Error::Config {
+    load_file(&bundle.join("config.json")).map(|(spec, _)| spec)
+}
+
+/// Reads and parses a config file; also returns its text, which `create`
+/// keeps in the container's state directory for `exec`.
+pub fn load_file(path: &Path) -> Result<(Spec, Vec<u8>)> {
+    let text = std::fs::read(path).map_err(|e| Error::io("read", path, e))?;
+    let spec = parse(&text).map_err(|(field, reason)| Error::Config {
         field: format!("{}: {field}", path.display()),
         reason,
-    })
+    })?;
+    Ok((spec, text))
 }
 
 /// Parses config bytes; on failure returns (field path, reason).

@@ -278,13 +278,29 @@ impl ContainerDir {
             .map_err(|e| Error::config(p.display().to_string(), e.to_string()))
     }
 
-    /// Writes the state file atomically (temp file, fsync, rename).
+    /// Writes the state file atomically (temp file, rename).
     pub fn save(&self, rec: &Record) -> Result<()> {
-        let tmp = self.path.join(".state.json.tmp");
-        let dst = self.path.join("state.json");
         let bytes = serde_json::to_vec(rec).map_err(|e| Error::Usage(e.to_string()))?;
+        self.write_file("state.json", &bytes)
+    }
+
+    /// Keeps the config the container was created from (`exec` reads it
+    /// from here, as runc reads its saved config: later edits of the
+    /// bundle's file change nothing).
+    pub fn save_config(&self, text: &[u8]) -> Result<()> {
+        self.write_file("config.json", text)
+    }
+
+    /// The saved config's path (see [`ContainerDir::save_config`]).
+    pub fn config_path(&self) -> PathBuf {
+        self.path.join("config.json")
+    }
+
+    fn write_file(&self, name: &str, bytes: &[u8]) -> Result<()> {
+        let tmp = self.path.join(format!(".{name}.tmp"));
+        let dst = self.path.join(name);
         let mut f = std::fs::File::create(&tmp).map_err(|e| Error::io("write", &tmp, e))?;
-        f.write_all(&bytes)
+        f.write_all(bytes)
             .map_err(|e| Error::io("write", &tmp, e))?;
         std::fs::rename(&tmp, &dst).map_err(|e| Error::io("rename", &dst, e))
     }

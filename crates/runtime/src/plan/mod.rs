@@ -114,8 +114,9 @@ pub fn validate_id(id: &str) -> Result<()> {
 }
 
 impl Plan {
-    /// Reads `<bundle>/config.json` and plans the container.
-    pub fn load(id: &str, bundle: &Path, opts: &CreateOptions) -> Result<Plan> {
+    /// Reads `<bundle>/config.json` and plans the container; also returns
+    /// the config's text as it was read.
+    pub fn load(id: &str, bundle: &Path, opts: &CreateOptions) -> Result<(Plan, Vec<u8>)> {
         validate_id(id)?;
         let bundle =
             std::path::absolute(bundle).map_err(|e| Error::io("resolve bundle", bundle, e))?;
@@ -125,8 +126,8 @@ impl Plan {
                 bundle.display()
             )));
         }
-        let spec = crate::spec::load(&bundle)?;
-        Plan::from_spec(id, &bundle, &spec, opts)
+        let (spec, text) = crate::spec::load_file(&bundle.join("config.json"))?;
+        Ok((Plan::from_spec(id, &bundle, &spec, opts)?, text))
     }
 
     /// Plans a container from an already parsed spec.
