@@ -88,7 +88,7 @@ pub fn set_time_offsets(plan: &Plan, proc: &OwnedFd) -> Step<()> {
     if plan.namespaces.time_offsets.is_empty() {
         return Ok(());
     }
-    let rel = format!("{}/timens_offsets", process::getpid());
+    let rel = format!("{}/timens_offsets", super::procfs::own_pid(proc));
     // We are non-dumpable by now, and in a user namespace becoming its root
     // made us so too: our /proc files then belong to the host's root, whom
     // we cannot act as. Open this one while briefly dumpable (nothing of

@@ -73,13 +73,23 @@ pub fn write_sysctls(plan: &Plan, proc: &OwnedFd) -> Step<()> {
     Ok(())
 }
 
+/// Our pid as this procfs instance numbers it (its `self` link): a private
+/// instance counts in our pid namespace, the host's /proc (the fallback
+/// where a private one may not be mounted) in its own.
+pub fn own_pid(proc: &OwnedFd) -> String {
+    sysfs::readlinkat(proc.as_fd(), Path::new("self")).map_or_else(
+        |_| process::getpid().to_string(),
+        |p| p.display().to_string(),
+    )
+}
+
 /// `process.apparmorProfile` and `process.selinuxLabel`, written to our own
 /// task's attr files; the kernel applies them at the next exec. Through the
 /// trusted procfs, so a fake /proc cannot swallow them (CVE-2019-16884).
 pub fn set_exec_labels(p: &ProcessPlan, proc: &OwnedFd) -> Step<()> {
     // `thread-self` is a symlink, which the trusted resolution refuses; we are
     // single-threaded, so our one task has the pid's number.
-    let pid = process::getpid();
+    let pid = own_pid(proc);
     let task = Path::new(&format!("{pid}/task/{pid}")).to_path_buf();
     if let Some(profile) = &p.apparmor_profile {
         let dir = task.join("attr/apparmor");
