@@ -112,7 +112,10 @@ impl Drop for SystemdBox<'_> {
         }
         if self.mounted() {
             // Never remove anything below a live bind of the host's root.
-            eprintln!("{} is still mounted: left in place", self.rootfs().display());
+            eprintln!(
+                "{} is still mounted: left in place",
+                self.rootfs().display()
+            );
             return;
         }
         let _ = fs::remove_dir(self.rootfs());
@@ -128,10 +131,26 @@ impl Drop for SystemdBox<'_> {
 fn systemd_config(units: &Path, share: &Path) -> Value {
     let mut c = common::baseline_config();
     let caps = json!([
-        "CAP_CHOWN", "CAP_DAC_OVERRIDE", "CAP_DAC_READ_SEARCH", "CAP_FOWNER", "CAP_FSETID",
-        "CAP_KILL", "CAP_SETGID", "CAP_SETUID", "CAP_SETPCAP", "CAP_NET_BIND_SERVICE",
-        "CAP_NET_ADMIN", "CAP_NET_RAW", "CAP_IPC_LOCK", "CAP_IPC_OWNER", "CAP_SYS_CHROOT",
-        "CAP_SYS_PTRACE", "CAP_SYS_ADMIN", "CAP_SYS_NICE", "CAP_MKNOD", "CAP_AUDIT_WRITE",
+        "CAP_CHOWN",
+        "CAP_DAC_OVERRIDE",
+        "CAP_DAC_READ_SEARCH",
+        "CAP_FOWNER",
+        "CAP_FSETID",
+        "CAP_KILL",
+        "CAP_SETGID",
+        "CAP_SETUID",
+        "CAP_SETPCAP",
+        "CAP_NET_BIND_SERVICE",
+        "CAP_NET_ADMIN",
+        "CAP_NET_RAW",
+        "CAP_IPC_LOCK",
+        "CAP_IPC_OWNER",
+        "CAP_SYS_CHROOT",
+        "CAP_SYS_PTRACE",
+        "CAP_SYS_ADMIN",
+        "CAP_SYS_NICE",
+        "CAP_MKNOD",
+        "CAP_AUDIT_WRITE",
         "CAP_SETFCAP"
     ]);
     c["process"]["args"] = json!([SYSTEMD, "--unit=husk.target", "--log-target=console"]);
@@ -243,24 +262,47 @@ fn systemd_scope_for_a_container_inside_systemd() {
     b.linux()["resources"]["memory"] = json!({"limit": 64 << 20});
     b.linux()["resources"]["pids"] = json!({"limit": 32});
     b.save();
-    let inner_bundle = format!("/run/husk-test/{}", b.path.file_name().unwrap().to_str().unwrap());
-    sd.inner(&["--systemd-cgroup", "run", "-d", "--bundle", &inner_bundle, "inner1"])
-        .ok();
+    let inner_bundle = format!(
+        "/run/husk-test/{}",
+        b.path.file_name().unwrap().to_str().unwrap()
+    );
+    sd.inner(&[
+        "--systemd-cgroup",
+        "run",
+        "-d",
+        "--bundle",
+        &inner_bundle,
+        "inner1",
+    ])
+    .ok();
 
     // systemd made the scope with runc's properties (MemoryLimit on a v1
     // memory hierarchy, as runc), and husk wrote the files too.
     let memory_key = if v1 { "MemoryLimit" } else { "MemoryMax" };
     let props = sd.show(
         "husk-inner1.scope",
-        &["ActiveState", memory_key, "TasksMax", "ControlGroup", "Delegate"],
+        &[
+            "ActiveState",
+            memory_key,
+            "TasksMax",
+            "ControlGroup",
+            "Delegate",
+        ],
     );
     assert_eq!(props["ActiveState"], "active", "{props:?}");
     assert_eq!(props[memory_key], (64u64 << 20).to_string(), "{props:?}");
     assert_eq!(props["TasksMax"], "32", "{props:?}");
     assert_eq!(props["ControlGroup"], scope, "{props:?}");
     assert_eq!(props["Delegate"], "yes", "{props:?}");
-    let mem_file = if v1 { "memory.limit_in_bytes" } else { "memory.max" };
-    assert_eq!(scope_file(&sd, "memory", mem_file, scope), (64u64 << 20).to_string());
+    let mem_file = if v1 {
+        "memory.limit_in_bytes"
+    } else {
+        "memory.max"
+    };
+    assert_eq!(
+        scope_file(&sd, "memory", mem_file, scope),
+        (64u64 << 20).to_string()
+    );
     assert_eq!(scope_file(&sd, "pids", "pids.max", scope), "32");
     // The container's processes are in the scope, in every hierarchy.
     let seen = sd.inner(&["exec", "inner1", "cat", "/proc/self/cgroup"]);
@@ -272,13 +314,19 @@ fn systemd_scope_for_a_container_inside_systemd() {
 
     // update: the unit's properties and the files.
     sd.inner(&["update", "--pids-limit", "40", "inner1"]).ok();
-    assert_eq!(sd.show("husk-inner1.scope", &["TasksMax"])["TasksMax"], "40");
+    assert_eq!(
+        sd.show("husk-inner1.scope", &["TasksMax"])["TasksMax"],
+        "40"
+    );
     assert_eq!(scope_file(&sd, "pids", "pids.max", scope), "40");
     // ps, pause and resume work through the recorded directories.
     let ps = sd.inner(&["ps", "--format", "json", "inner1"]);
     assert_eq!(ps.ok().json().as_array().map(Vec::len), Some(1), "{ps}");
     sd.inner(&["pause", "inner1"]).ok();
-    assert_eq!(sd.inner(&["state", "inner1"]).ok().json()["status"], "paused");
+    assert_eq!(
+        sd.inner(&["state", "inner1"]).ok().json()["status"],
+        "paused"
+    );
     sd.inner(&["resume", "inner1"]).ok();
 
     // delete: the unit is gone and so are its directories.
@@ -293,7 +341,14 @@ fn systemd_scope_for_a_container_inside_systemd() {
     b.linux()["cgroupsPath"] = json!("system.slice:husk:inner2");
     b.linux()["resources"] = json!({"cpu": {"cpus": "4096-4100"}});
     b.save();
-    let out = sd.inner(&["--systemd-cgroup", "run", "-d", "--bundle", &inner_bundle, "inner2"]);
+    let out = sd.inner(&[
+        "--systemd-cgroup",
+        "run",
+        "-d",
+        "--bundle",
+        &inner_bundle,
+        "inner2",
+    ]);
     out.failed().stderr_mentions(&["cpuset.cpus"]);
     let unit = sd.show("husk-inner2.scope", &["ActiveState"]);
     assert_eq!(unit["ActiveState"], "inactive", "{unit:?}");
@@ -304,7 +359,13 @@ fn systemd_scope_for_a_container_inside_systemd() {
     b.linux()["cgroupsPath"] = json!("/husk/inner3");
     b.linux()["resources"] = json!({});
     b.save();
-    let out = sd.inner(&["--systemd-cgroup", "create", "--bundle", &inner_bundle, "inner3"]);
+    let out = sd.inner(&[
+        "--systemd-cgroup",
+        "create",
+        "--bundle",
+        &inner_bundle,
+        "inner3",
+    ]);
     out.failed().stderr_mentions(&["linux.cgroupsPath"]);
     let list = sd.inner(&["list", "-q"]);
     assert_eq!(list.ok().stdout.trim(), "", "{list}");

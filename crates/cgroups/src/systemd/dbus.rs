@@ -92,7 +92,11 @@ impl Bus {
 
     /// SASL: a NUL byte, `AUTH EXTERNAL <uid in hex>`, expect `OK`, `BEGIN`.
     fn authenticate(&mut self, uid: u32) -> Result<(), CallError> {
-        let hex: String = uid.to_string().bytes().map(|b| format!("{b:02x}")).collect();
+        let hex: String = uid
+            .to_string()
+            .bytes()
+            .map(|b| format!("{b:02x}"))
+            .collect();
         let hello = format!("\0AUTH EXTERNAL {hex}\r\n");
         self.sock
             .write_all(hello.as_bytes())
@@ -147,7 +151,10 @@ impl Bus {
             }
             return Ok(reply);
         }
-        Err(self.transport(&format!("{}: no reply from", call.member), "too many messages"))
+        Err(self.transport(
+            &format!("{}: no reply from", call.member),
+            "too many messages",
+        ))
     }
 
     fn read_message(&mut self) -> Result<Reply, CallError> {
@@ -189,7 +196,10 @@ fn unescape(s: &str) -> String {
     let mut i = 0;
     while i < b.len() {
         if b[i] == b'%' {
-            if let Some(v) = s.get(i + 1..i + 3).and_then(|h| u8::from_str_radix(h, 16).ok()) {
+            if let Some(v) = s
+                .get(i + 1..i + 3)
+                .and_then(|h| u8::from_str_radix(h, 16).ok())
+            {
                 out.push(v);
                 i += 3;
                 continue;

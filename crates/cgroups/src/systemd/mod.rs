@@ -88,12 +88,7 @@ impl Manager {
 /// Starts the container's transient unit around `pid` and waits (bounded)
 /// until it is active. A failed unit of the same name left from before is
 /// reset and the start tried once more, as runc does.
-pub fn start(
-    path: &UnitPath,
-    pid: u32,
-    r: Option<&LinuxResources>,
-    unified: bool,
-) -> Result<()> {
+pub fn start(path: &UnitPath, pid: u32, r: Option<&LinuxResources>, unified: bool) -> Result<()> {
     const OP: &str = "start unit";
     let unit = path.unit.as_str();
     let mut m = Manager::connect(OP, unit)?;

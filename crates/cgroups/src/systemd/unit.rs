@@ -35,7 +35,9 @@ impl UnitPath {
             ));
         };
         if name.is_empty() {
-            return Err(format!("{cgroups_path:?}: the name after the last ':' is empty"));
+            return Err(format!(
+                "{cgroups_path:?}: the name after the last ':' is empty"
+            ));
         }
         let slice = if slice.is_empty() {
             "system.slice"
@@ -128,10 +130,7 @@ pub fn start_properties(
 ) -> Vec<Property> {
     let b = |k: &str, v: bool| (k.to_string(), Variant::Bool(v));
     let mut p = vec![
-        (
-            "Slice".to_string(),
-            Variant::Str(unit.slice.clone()),
-        ),
+        ("Slice".to_string(), Variant::Str(unit.slice.clone())),
         (
             "Description".to_string(),
             Variant::Str(format!("husk container {}", unit.unit)),
@@ -254,7 +253,10 @@ mod tests {
             PathBuf::from("/system.slice/husk-inner1.scope")
         );
         let p = UnitPath::parse("", "c1").unwrap();
-        assert_eq!((p.slice.as_str(), p.unit.as_str()), ("system.slice", "husk-c1.scope"));
+        assert_eq!(
+            (p.slice.as_str(), p.unit.as_str()),
+            ("system.slice", "husk-c1.scope")
+        );
         let p = UnitPath::parse("user-a.slice:docker:1234", "c").unwrap();
         assert_eq!(
             p.dir().unwrap(),
@@ -267,7 +269,14 @@ mod tests {
             PathBuf::from("/system.slice/system-x.slice")
         );
         assert_eq!(UnitPath::parse(":p:n", "c").unwrap().slice, "system.slice");
-        for bad in ["/a/b", "a:b", "a:b:c:d", "system.slice:p:", "bad:p:n", "s.slice:p:n/x"] {
+        for bad in [
+            "/a/b",
+            "a:b",
+            "a:b:c:d",
+            "system.slice:p:",
+            "bad:p:n",
+            "s.slice:p:n/x",
+        ] {
             assert!(UnitPath::parse(bad, "c").is_err(), "{bad}");
         }
     }

@@ -20,7 +20,7 @@ fn hello_is_marshalled_byte_for_byte() {
     // Header fields array: 4 fields; its length is patched below.
     want.extend_from_slice(&[0; 4]);
     let field = |w: &mut Vec<u8>, code: u8, sig: u8, s: &str| {
-        while w.len() % 8 != 0 {
+        while !w.len().is_multiple_of(8) {
             w.push(0);
         }
         w.extend_from_slice(&[code, 1, sig, 0]);
@@ -34,7 +34,7 @@ fn hello_is_marshalled_byte_for_byte() {
     field(&mut want, 6, b's', "org.freedesktop.DBus");
     let len = u32::try_from(want.len() - 16).unwrap().to_le_bytes();
     want[12..16].copy_from_slice(&len);
-    while want.len() % 8 != 0 {
+    while !want.len().is_multiple_of(8) {
         want.push(0);
     }
     assert_eq!(m, want);
@@ -103,7 +103,24 @@ fn properties_are_aligned() {
 #[test]
 fn replies_and_errors_are_read() {
     // A method return to serial 3 whose body is the object path "/j/1".
-    let mut m = vec![b'l', METHOD_RETURN, 1, 1, 9, 0, 0, 0, 2, 0, 0, 0, 0, 0, 0, 0];
+    let mut m = vec![
+        b'l',
+        METHOD_RETURN,
+        1,
+        1,
+        9,
+        0,
+        0,
+        0,
+        2,
+        0,
+        0,
+        0,
+        0,
+        0,
+        0,
+        0,
+    ];
     m.extend_from_slice(&[5, 1, b'u', 0, 3, 0, 0, 0]);
     m.extend_from_slice(&[8, 1, b'g', 0, 1, b'o', 0, 0]);
     m[12] = 15;
@@ -123,7 +140,24 @@ fn replies_and_errors_are_read() {
     assert_eq!(r.error_name.as_deref(), Some("a.B"));
     assert_eq!(r.first_string.as_deref(), Some("bad"));
     // A variant holding a string (Properties.Get).
-    let mut v = vec![b'l', METHOD_RETURN, 1, 1, 11, 0, 0, 0, 2, 0, 0, 0, 7, 0, 0, 0];
+    let mut v = vec![
+        b'l',
+        METHOD_RETURN,
+        1,
+        1,
+        11,
+        0,
+        0,
+        0,
+        2,
+        0,
+        0,
+        0,
+        7,
+        0,
+        0,
+        0,
+    ];
     v.extend_from_slice(&[8, 1, b'g', 0, 1, b'v', 0, 0]);
     v.extend_from_slice(&[1, b's', 0, 0, 2, 0, 0, 0, b'o', b'k', 0]);
     assert_eq!(parse(&v).unwrap().first_string.as_deref(), Some("ok"));
