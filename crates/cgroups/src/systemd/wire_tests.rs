@@ -163,3 +163,30 @@ fn replies_and_errors_are_read() {
     assert_eq!(parse(&v).unwrap().first_string.as_deref(), Some("ok"));
     assert!(parse(&v[..20]).is_err());
 }
+
+/// StartTransientUnit's `ssa(sv)a(sa(sv))` with empty arrays: each empty
+/// array still pads to its 8-byte element alignment.
+#[test]
+fn start_transient_unit_signature_and_empty_arrays() {
+    let m = method_call(
+        2,
+        &Call {
+            path: "/",
+            interface: "i",
+            member: "M",
+            destination: "d",
+            args: &[Arg::Str("u"), Arg::Str("r"), Arg::Props(&[]), Arg::NoAux],
+        },
+    );
+    #[rustfmt::skip]
+    let body: &[u8] = &[
+        1, 0, 0, 0, b'u', 0, 0, 0,  // "u", pad to 4
+        1, 0, 0, 0, b'r', 0, 0, 0,  // "r", pad to 4
+        0, 0, 0, 0, 0, 0, 0, 0,     // a(sv): length 0, pad to 8
+        0, 0, 0, 0, 0, 0, 0, 0,     // a(sa(sv)): length 0, pad to 8
+    ];
+    assert!(m.ends_with(body));
+    assert_eq!(&m[4..8], &32u32.to_le_bytes());
+    let sig = b"\x08\x01g\x00\x10ssa(sv)a(sa(sv))\x00";
+    assert!(m.windows(sig.len()).any(|w| w == sig));
+}
