@@ -112,6 +112,21 @@ impl Cgroup {
         r
     }
 
+    /// Fails as [`Cgroup::create`] would for a resource the host cannot
+    /// honour, without making anything (the systemd driver checks before
+    /// it asks systemd for a unit).
+    pub fn check(&self, resources: Option<&LinuxResources>) -> Result<()> {
+        resources
+            .map(|r| resources::translate(r, &self.offered))
+            .transpose()
+            .map(|_| ())
+    }
+
+    /// True on a pure cgroup v2 host.
+    pub fn unified_host(&self) -> bool {
+        self.unified_host
+    }
+
     /// The directories, for the state file.
     pub fn dirs(&self) -> Vec<PathBuf> {
         self.dirs.iter().map(|(_, d)| d.clone()).collect()

@@ -5,7 +5,8 @@
 //! hierarchy (pure data, unit-tested), [`devices_bpf`] turns device rules
 //! into the eBPF program cgroup v2 needs, and [`cgroup`] creates a
 //! container's cgroups, applies the writes (`apply`), moves processes in,
-//! freezes, signals (`procs`) and removes them again.
+//! freezes, signals (`procs`) and removes them again. [`systemd`] is the
+//! systemd driver: a transient scope made by PID 1 over D-Bus.
 #![forbid(unsafe_code)]
 
 mod apply;
@@ -15,6 +16,7 @@ pub mod host;
 mod procs;
 pub mod resources;
 pub mod stats;
+pub mod systemd;
 
 pub use cgroup::Cgroup;
 pub use host::Host;
@@ -41,6 +43,13 @@ pub enum Error {
     /// A resource the host cannot honour.
     #[error("{field}: {reason}")]
     Unsupported { field: String, reason: String },
+    /// systemd refused or failed a call about the container's unit.
+    #[error("systemd: {op} {unit}: {reason}")]
+    Systemd {
+        op: &'static str,
+        unit: String,
+        reason: String,
+    },
 }
 
 /// Result with the cgroups error.

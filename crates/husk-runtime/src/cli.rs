@@ -128,7 +128,7 @@ global options:
   --log FILE           write errors to FILE
   --log-format FMT     text (default) or json
   --debug              more messages
-  --systemd-cgroup     use systemd for cgroups (not available yet)
+  --systemd-cgroup     cgroups as systemd units (systemd as PID 1; cgroupsPath slice:prefix:name)
   --version, --help
 
 commands:

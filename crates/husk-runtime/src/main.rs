@@ -46,19 +46,12 @@ fn main() {
 fn dispatch(cli: &Cli, logger: &log::Logger) -> Result<i32, Error> {
     let warn = |w: &str| logger.warn(w);
     let root = &cli.root;
-    if cli.systemd_cgroup && cli.command.spawns_container() {
-        return Err(Error::Usage(
-            "--systemd-cgroup: the systemd cgroup driver is not available in husk yet; \
-             run without it to use cgroupfs"
-                .into(),
-        ));
-    }
     match &cli.command {
         Command::Spec { bundle, rootless } => spec::write_default(bundle, *rootless).map(|()| 0),
-        Command::Create(c) => ops::create(&request(root, c, &c.id), &warn).map(|()| 0),
+        Command::Create(c) => ops::create(&request(cli, c, &c.id), &warn).map(|()| 0),
         Command::Start { id } => ops::start(root, id).map(|()| 0),
         Command::Run(r) => ops::run(
-            &request(root, &r.create, &r.create.id),
+            &request(cli, &r.create, &r.create.id),
             ops::RunMode {
                 detach: r.detach,
                 keep: r.keep,
@@ -142,13 +135,13 @@ fn dispatch(cli: &Cli, logger: &log::Logger) -> Result<i32, Error> {
     }
 }
 
-fn request(root: &std::path::Path, c: &cli::CreateArgs, id: &str) -> CreateRequest {
+fn request(cli: &Cli, c: &cli::CreateArgs, id: &str) -> CreateRequest {
     let listen_fds = std::env::var("LISTEN_FDS")
         .ok()
         .and_then(|v| v.parse::<u32>().ok())
         .unwrap_or(0);
     CreateRequest {
-        root: root.to_path_buf(),
+        root: cli.root.clone(),
         id: id.to_string(),
         bundle: c.bundle.clone().unwrap_or_else(|| PathBuf::from(".")),
         pid_file: c
@@ -161,6 +154,7 @@ fn request(root: &std::path::Path, c: &cli::CreateArgs, id: &str) -> CreateReque
             preserve_fds: c.preserve_fds,
             listen_fds,
             no_new_keyring: c.no_new_keyring,
+            systemd_cgroup: cli.systemd_cgroup,
         },
     }
 }

@@ -474,7 +474,7 @@ fn the_leftover_checks_see_a_live_container() {
 
 #[test]
 fn systemd_cgroup_driver_is_a_clear_error() {
-    // No systemd here: husk has no systemd driver, runc finds no systemd.
+    // No systemd as PID 1 here: husk and runc both say so.
     let t = Test::new("systemdcg");
     let b = t.bundle();
     b.save();

@@ -1,5 +1,7 @@
 //! The container's cgroup while `create` runs (runs in: parent): created
-//! and filled before the init is cloned, removed again if create fails.
+//! and filled before the init is cloned (cgroupfs), or, with the systemd
+//! driver, made by systemd around the cloned init before it runs anything
+//! of the container's; removed again (the unit stopped) if create fails.
 
 use crate::plan::Plan;
 use crate::{Error, Result};
@@ -9,19 +11,48 @@ use std::os::fd::OwnedFd;
 /// The container's cgroup: removed on drop unless kept.
 pub struct CgroupGuard {
     cgroup: Option<husk_cgroups::Cgroup>,
+    /// The systemd driver's unit, and whether systemd has started it.
+    systemd: Option<(husk_cgroups::systemd::UnitPath, bool)>,
+    /// What [`CgroupGuard::add`] still has to create and fill (systemd).
+    resources: Option<oci_spec::runtime::LinuxResources>,
+    device_rules: Vec<LinuxDeviceCgroup>,
 }
 
 impl CgroupGuard {
+    /// The cgroup of a container, where it is or will be; with the systemd
+    /// driver nothing is made yet: the unit needs the init's pid
+    /// ([`CgroupGuard::add`]). A resource the host cannot honour fails here.
+    pub fn prepare(plan: &Plan, warn: &dyn Fn(&str)) -> Result<Self> {
+        let Some(unit) = &plan.systemd_unit else {
+            return CgroupGuard::create(plan, warn);
+        };
+        let host = husk_cgroups::Host::detect();
+        let cg = husk_cgroups::Cgroup::locate(&host, &plan.cgroups_path);
+        cg.check(plan.resources.as_ref())?;
+        Ok(CgroupGuard {
+            cgroup: Some(cg),
+            systemd: Some((unit.clone(), false)),
+            resources: plan.resources.clone(),
+            device_rules: default_device_rules(plan),
+        })
+    }
+
     /// Creates the cgroup and applies `linux.resources`. An unprivileged
     /// caller without a delegated hierarchy goes on without one, warned,
     /// as long as the config sets no limits: like runc, which ignores
     /// device rules it cannot apply when rootless but fails ("cannot set
     /// ... limit: container could not join or create cgroup") for the rest.
-    pub fn create(plan: &Plan, warn: &dyn Fn(&str)) -> Result<Self> {
+    fn create(plan: &Plan, warn: &dyn Fn(&str)) -> Result<Self> {
         let host = husk_cgroups::Host::detect();
         let cg = husk_cgroups::Cgroup::locate(&host, &plan.cgroups_path);
+        let guard = |cgroup| CgroupGuard {
+            cgroup,
+            systemd: None,
+            resources: None,
+            device_rules: Vec::new(),
+        };
         match cg.create(plan.resources.as_ref(), &default_device_rules(plan)) {
-            Ok(()) => Ok(CgroupGuard { cgroup: Some(cg) }),
+            Ok(()) => Ok(guard(Some(cg))),
             Err(
                 husk_cgroups::Error::Io { source, .. }
                 | husk_cgroups::Error::Rejected { source, .. },
@@ -44,7 +75,7 @@ impl CgroupGuard {
                     }));
                 }
                 warn("cgroups are not delegated to this user: the container runs without one (its device rules are not applied)");
-                Ok(CgroupGuard { cgroup: None })
+                Ok(guard(None))
             }
             Err(e) => {
                 let _ = cg.remove();
@@ -55,31 +86,63 @@ impl CgroupGuard {
 
     /// The cgroup to clone the init straight into (pure v2 hosts), if any.
     pub fn clone_into(&self) -> Result<Option<OwnedFd>> {
+        if self.systemd.is_some() {
+            return Ok(None);
+        }
         match &self.cgroup {
             Some(cg) => cg.clone_into().map_err(Error::Cgroup),
             None => Ok(None),
         }
     }
 
-    pub fn add(&self, pid: i32) -> Result<()> {
-        match &self.cgroup {
-            Some(cg) => cg.add(pid).map_err(Error::Cgroup),
-            None => Ok(()),
+    /// Moves the init `pid` in. With the systemd driver, first asks
+    /// systemd for the unit around it (runc's `Apply`), then creates the
+    /// directories systemd did not and writes every resource file, as
+    /// runc's systemd driver does after the unit (its "fs" Set).
+    pub fn add(&mut self, pid: i32) -> Result<()> {
+        let Some(cg) = &self.cgroup else {
+            return Ok(());
+        };
+        if let Some((unit, started)) = &mut self.systemd {
+            let pid = u32::try_from(pid).unwrap_or_default();
+            husk_cgroups::systemd::start(unit, pid, self.resources.as_ref(), cg.unified_host())?;
+            *started = true;
+            cg.create(self.resources.as_ref(), &self.device_rules)?;
         }
+        cg.add(pid).map_err(Error::Cgroup)
     }
 
-    /// Keeps the cgroup and returns its directories for the state file.
-    pub fn keep(&mut self) -> Vec<std::path::PathBuf> {
-        self.cgroup.take().map(|c| c.dirs()).unwrap_or_default()
+    /// Keeps the cgroup and returns its directories and the systemd unit
+    /// for the state file.
+    pub fn keep(&mut self) -> (Vec<std::path::PathBuf>, Option<String>) {
+        let dirs = self.cgroup.take().map(|c| c.dirs()).unwrap_or_default();
+        (dirs, self.systemd.take().map(|(u, _)| u.unit))
     }
 }
 
 impl Drop for CgroupGuard {
     fn drop(&mut self) {
+        if let Some((unit, true)) = &self.systemd {
+            let _ = husk_cgroups::systemd::stop(&unit.unit);
+        }
         if let Some(cg) = &self.cgroup {
             let _ = cg.remove();
         }
     }
+}
+
+/// Removes a container's cgroup: its systemd unit stopped first (runc's
+/// `Destroy`), then whatever directories remain, deepest first. A unit
+/// systemd cannot stop (systemd gone) is a warning: the directories decide.
+pub fn remove(dirs: &[std::path::PathBuf], unit: Option<&str>) -> Result<()> {
+    if let Some(u) = unit {
+        if let Err(e) = husk_cgroups::systemd::stop(u) {
+            eprintln!("warning: {e}");
+        }
+    }
+    husk_cgroups::Cgroup::from_dirs(dirs.to_vec())
+        .remove()
+        .map_err(Error::Cgroup)
 }
 
 /// Devices every container may use whatever its device cgroup rules say,

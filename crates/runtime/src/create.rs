@@ -98,6 +98,13 @@ pub fn create(req: &CreateRequest, mode: Mode, warn: &dyn Fn(&str)) -> Result<Cr
         ));
     }
     warn_caps_not_held(&plan.process, warn);
+    if plan.systemd_unit.is_some() && !husk_cgroups::systemd::booted() {
+        return Err(Error::Usage(
+            "--systemd-cgroup: systemd is not running as PID 1 here (/run/systemd/system \
+             is not a directory); run without --systemd-cgroup to use cgroupfs"
+                .into(),
+        ));
+    }
     let mut dir = ContainerDir::create(&req.root, &req.id)?;
     dir.save_config(&config_text)?;
     let console_sock = match &req.console_socket {
@@ -125,8 +132,8 @@ pub fn create(req: &CreateRequest, mode: Mode, warn: &dyn Fn(&str)) -> Result<Cr
         Mode::Run => Gate::Channel,
     };
     // Declared before the init so that, on failure, the init is killed
-    // before its cgroup is removed.
-    let mut cgroup = CgroupGuard::create(&plan, warn)?;
+    // before its cgroup is removed (and its systemd unit stopped).
+    let mut cgroup = CgroupGuard::prepare(&plan, warn)?;
     let cgroup_fd = cgroup.clone_into()?;
     let (chan, init_chan) = Channel::pair()?;
     let clone_flags = match plan.namespaces.strategy {
@@ -159,7 +166,8 @@ pub fn create(req: &CreateRequest, mode: Mode, warn: &dyn Fn(&str)) -> Result<Cr
         armed: true,
     };
     // Into its cgroup before it runs anything of the container's (unless
-    // clone3 already started it there).
+    // clone3 already started it there); with the systemd driver, systemd
+    // makes the unit around it now.
     if cgroup_fd.is_none() {
         cgroup.add(pid)?;
     }
@@ -248,7 +256,7 @@ pub fn create(req: &CreateRequest, mode: Mode, warn: &dyn Fn(&str)) -> Result<Cr
     };
     let mut record = record.unwrap_or_else(|| new_record(&plan, init.pid));
     record.status = Status::Created;
-    record.cgroup = cgroup.keep();
+    (record.cgroup, record.systemd_unit) = cgroup.keep();
     record.device_rules = default_device_rules(&plan);
     // `run` writes its state once, as running, right after the start.
     if mode == Mode::Create {
@@ -295,6 +303,7 @@ fn new_record(plan: &Plan, pid: i32) -> Record {
         poststart: plan.hooks.poststart.clone(),
         poststop: plan.hooks.poststop.clone(),
         cgroup: Vec::new(),
+        systemd_unit: None,
         device_rules: Vec::new(),
     }
 }

@@ -36,8 +36,7 @@ pub fn features() -> Value {
         "linux": {
             "namespaces": ["cgroup", "ipc", "mount", "network", "pid", "time", "user", "uts"],
             "capabilities": caps,
-            // No systemd driver in this build.
-            "cgroup": { "v1": v1, "v2": v2, "systemd": false, "systemdUser": false, "rdma": rdma },
+            "cgroup": { "v1": v1, "v2": v2, "systemd": true, "systemdUser": false, "rdma": rdma },
             "seccomp": {
                 "enabled": true,
                 "actions": ["SCMP_ACT_ALLOW", "SCMP_ACT_ERRNO", "SCMP_ACT_KILL", "SCMP_ACT_KILL_PROCESS",

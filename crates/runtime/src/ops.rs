@@ -109,7 +109,7 @@ fn run_inner(req: &CreateRequest, mode: RunMode, warn: &dyn Fn(&str)) -> Result<
         return Ok(status);
     }
     // Deleting: the cgroup, poststop hooks, then the directory goes with `c.dir`.
-    husk_cgroups::Cgroup::from_dirs(c.record.cgroup.clone()).remove()?;
+    crate::cgroup::remove(&c.record.cgroup, c.record.systemd_unit.as_deref())?;
     if let Err(e) = hooks::run_all(
         "poststop",
         &c.record.poststop,
@@ -161,7 +161,12 @@ pub fn update(root: &Path, id: &str, resources: &oci_spec::runtime::LinuxResourc
             "{id}: the container has no cgroup to update"
         )));
     }
-    husk_cgroups::Cgroup::from_dirs(rec.cgroup.clone()).update(resources, &rec.device_rules)?;
+    let cg = husk_cgroups::Cgroup::from_dirs(rec.cgroup.clone());
+    // runc's systemd driver: the unit's properties first, then the files.
+    if let Some(unit) = &rec.systemd_unit {
+        husk_cgroups::systemd::set_properties(unit, resources, cg.unified_host())?;
+    }
+    cg.update(resources, &rec.device_rules)?;
     Ok(())
 }
 
@@ -323,7 +328,7 @@ pub fn delete(root: &Path, id: &str, force: bool) -> Result<()> {
         _ if force => kill_and_wait(&rec)?,
         _ => rec.check(Action::Delete).map(|_| ())?,
     }
-    husk_cgroups::Cgroup::from_dirs(rec.cgroup.clone()).remove()?;
+    crate::cgroup::remove(&rec.cgroup, rec.systemd_unit.as_deref())?;
     if let Err(e) = hooks::run_all("poststop", &rec.poststop, &rec.hook_state(Status::Stopped)) {
         eprintln!("warning: {e}");
     }

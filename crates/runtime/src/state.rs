@@ -97,6 +97,10 @@ pub struct Record {
     /// The container's cgroup directories (removed on delete).
     #[serde(default)]
     pub cgroup: Vec<PathBuf>,
+    /// With the systemd driver: the container's unit (stopped on delete,
+    /// its properties set on update).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub systemd_unit: Option<String>,
     /// The device rules every container gets, re-applied after the device
     /// rules of an `update`.
     #[serde(default)]
@@ -383,6 +387,7 @@ mod tests {
             poststop: vec![],
             poststart: vec![],
             cgroup: vec![],
+            systemd_unit: None,
             device_rules: vec![],
         };
         assert_eq!(rec.status(), Status::Running);

@@ -37,6 +37,9 @@ pub struct CreateOptions {
     pub listen_fds: u32,
     /// Keep the caller's session keyring instead of a new one.
     pub no_new_keyring: bool,
+    /// `--systemd-cgroup`: the cgroup is a transient systemd unit and
+    /// `linux.cgroupsPath` is `slice:prefix:name`.
+    pub systemd_cgroup: bool,
 }
 
 /// The hooks of a container, by stage.
@@ -81,7 +84,11 @@ pub struct Plan {
     pub annotations: BTreeMap<String, String>,
     /// `linux.cgroupsPath`, or `husk-<id>` right below the runtime's own cgroup
     /// (no parent directory of ours that delete would have to clean up).
+    /// With `--systemd-cgroup`, the unit's place from each hierarchy's root
+    /// (`/system.slice/husk-<id>.scope`).
     pub cgroups_path: PathBuf,
+    /// With `--systemd-cgroup`: the unit systemd creates for the container.
+    pub systemd_unit: Option<husk_cgroups::systemd::UnitPath>,
     /// `linux.resources`, translated by husk-cgroups when the cgroup is made.
     pub resources: Option<oci_spec::runtime::LinuxResources>,
     /// `linux.seccomp`, compiled for this host.
@@ -199,6 +206,14 @@ impl Plan {
         }
         let hooks = plan_hooks(spec)?;
         let seccomp = plan_seccomp(&linux)?;
+        let systemd_unit = opts
+            .systemd_cgroup
+            .then(|| {
+                let path = linux.cgroups_path().clone().unwrap_or_default();
+                husk_cgroups::systemd::UnitPath::parse(&path.to_string_lossy(), id)
+                    .map_err(|e| Error::config("linux.cgroupsPath", e))
+            })
+            .transpose()?;
         Ok(Plan {
             id: id.to_string(),
             oci_version: spec.version().clone(),
@@ -220,11 +235,17 @@ impl Plan {
             hooks,
             no_pivot: opts.no_pivot,
             new_keyring: !opts.no_new_keyring,
-            cgroups_path: linux
-                .cgroups_path()
-                .clone()
-                .filter(|p| !p.as_os_str().is_empty())
-                .unwrap_or_else(|| PathBuf::from(format!("husk-{id}"))),
+            cgroups_path: systemd_unit.as_ref().map_or_else(
+                || {
+                    linux
+                        .cgroups_path()
+                        .clone()
+                        .filter(|p| !p.as_os_str().is_empty())
+                        .unwrap_or_else(|| PathBuf::from(format!("husk-{id}")))
+                },
+                |u| u.dir().unwrap_or_default(),
+            ),
+            systemd_unit,
             resources: linux.resources().clone(),
             seccomp,
             unapplied: unapplied(spec, &linux),
