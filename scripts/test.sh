@@ -43,7 +43,22 @@ cargo fmt --all --check
 cargo clippy --workspace --all-targets -- -D warnings
 cargo build --workspace --bins
 log="$(mktemp)"
-trap 'rm -f "$log"' EXIT
+# The runtime enables cgroup2 controllers its containers need in the
+# ancestors' subtree_control (as runc does) and tests put back what they
+# changed; this puts back, after the whole suite, whatever is still on in
+# the root that was off before, to leave the host as it was.
+st=/sys/fs/cgroup/unified/cgroup.subtree_control
+[ -f "$st" ] || st=/sys/fs/cgroup/cgroup.subtree_control
+subtree_before="$(cat "$st" 2>/dev/null || true)"
+restore_subtree() {
+    for c in $(cat "$st" 2>/dev/null || true); do
+        case " $subtree_before " in
+            *" $c "*) ;;
+            *) echo "-$c" > "$st" 2>/dev/null || true ;;
+        esac
+    done
+}
+trap 'rm -f "$log"; restore_subtree' EXIT
 status=0
 cargo test --workspace -- --test-threads="${HUSK_TEST_THREADS:-4}" 2>&1 | tee "$log" || status=$?
 # One closing line for the whole suite (cargo prints one per test binary).
