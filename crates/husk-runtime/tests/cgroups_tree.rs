@@ -127,18 +127,7 @@ fn devices_are_denied_without_device_rules() {
 /// directories), not the host's whole tree.
 #[test]
 fn a_user_namespace_sees_only_its_own_cgroup() {
-    let t = Test::new("cguserns");
-    let mut b = t.bundle();
-    let id = t.id();
-    b.linux()["cgroupsPath"] = json!(format!("/{id}"));
-    b.linux()["resources"]["pids"] = json!({ "limit": 77 });
-    b.add_namespace("user", None);
-    let map = json!([{ "containerID": 0, "hostID": 100000, "size": 65536 }]);
-    b.linux()["uidMappings"] = map.clone();
-    b.linux()["gidMappings"] = map;
-    b.args(&["/bin/cat", "/sys/fs/cgroup/pids/pids.max"]);
-    let out = t.run(&b);
-    assert_eq!(out.stdout.trim(), "77", "{out}");
+    sees_own_pids_limit_in_a_user_namespace("cguserns", false, 77);
 }
 
 /// With a user namespace and a cgroup namespace, the container's cgroupfs
@@ -146,17 +135,23 @@ fn a_user_namespace_sees_only_its_own_cgroup() {
 /// the host's whole tree.
 #[test]
 fn a_user_and_cgroup_namespace_see_only_their_own_cgroup() {
-    let t = Test::new("cguserns2");
+    sees_own_pids_limit_in_a_user_namespace("cguserns2", true, 78);
+}
+
+fn sees_own_pids_limit_in_a_user_namespace(name: &str, cgroupns: bool, limit: u32) {
+    let t = Test::new(name);
     let mut b = t.bundle();
     let id = t.id();
     b.linux()["cgroupsPath"] = json!(format!("/{id}"));
-    b.linux()["resources"]["pids"] = json!({ "limit": 78 });
+    b.linux()["resources"]["pids"] = json!({ "limit": limit });
     b.add_namespace("user", None);
-    b.add_namespace("cgroup", None);
+    if cgroupns {
+        b.add_namespace("cgroup", None);
+    }
     let map = json!([{ "containerID": 0, "hostID": 100000, "size": 65536 }]);
     b.linux()["uidMappings"] = map.clone();
     b.linux()["gidMappings"] = map;
     b.args(&["/bin/cat", "/sys/fs/cgroup/pids/pids.max"]);
     let out = t.run(&b);
-    assert_eq!(out.stdout.trim(), "78", "{out}");
+    assert_eq!(out.stdout.trim(), limit.to_string(), "{out}");
 }
