@@ -12,16 +12,22 @@ use std::path::PathBuf;
 /// A container that made a cgroup of its own below its cgroup (as systemd
 /// or a nested runtime does) is still deleted, its cgroup with it: runc
 /// removes the sub-cgroups first.
-#[test]
-fn delete_removes_sub_cgroups_the_container_made() {
-    let t = Test::new("cgsub");
-    let mut b = t.bundle();
-    let id = t.id();
+/// The container at `/<id>` with a cgroup namespace and a writable
+/// cgroupfs, so that it can make cgroups below its own.
+fn own_writable_cgroupfs(b: &mut common::Bundle, id: &str) {
     b.linux()["cgroupsPath"] = json!(format!("/{id}"));
     b.add_namespace("cgroup", None);
     let mounts = b.config["mounts"].as_array_mut().unwrap();
     let cg = mounts.iter_mut().find(|m| m["type"] == "cgroup").unwrap();
     cg["options"] = json!(["nosuid", "noexec", "nodev", "relatime"]);
+}
+
+#[test]
+fn delete_removes_sub_cgroups_the_container_made() {
+    let t = Test::new("cgsub");
+    let mut b = t.bundle();
+    let id = t.id();
+    own_writable_cgroupfs(&mut b, &id);
     b.args(&[
         "/bin/mkdir",
         "-p",
@@ -50,11 +56,7 @@ fn ps_and_kill_all_reach_processes_in_sub_cgroups() {
     let mut b = t.bundle();
     let id = t.id();
     b.writable();
-    b.linux()["cgroupsPath"] = json!(format!("/{id}"));
-    b.add_namespace("cgroup", None);
-    let mounts = b.config["mounts"].as_array_mut().unwrap();
-    let cg = mounts.iter_mut().find(|m| m["type"] == "cgroup").unwrap();
-    cg["options"] = json!(["nosuid", "noexec", "nodev", "relatime"]);
+    own_writable_cgroupfs(&mut b, &id);
     b.args(&[
         "/bin/sh",
         "-c",

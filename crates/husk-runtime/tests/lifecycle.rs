@@ -227,15 +227,11 @@ fn run_passes_stdio_through() {
     assert!(out.stderr.contains("to-stderr"), "{out}");
 }
 
-#[test]
-fn run_forwards_signals_to_the_container() {
-    let t = Test::new("runsignal");
-    let mut b = t.bundle();
-    signal_recorder(&mut b);
-    b.save();
-    let id = t.id();
-    let mut child = t
-        .rt_cmd(&["run", "--bundle", b.path_str(), &id])
+/// Starts a foreground `run` of the bundle and waits (bounded) until the
+/// container has written `/ready`.
+fn run_until_ready(t: &Test, b: &common::Bundle, id: &str) -> std::process::Child {
+    let child = t
+        .rt_cmd(&["run", "--bundle", b.path_str(), id])
         .stdin(std::process::Stdio::null())
         .stdout(std::process::Stdio::null())
         .spawn()
@@ -244,6 +240,17 @@ fn run_forwards_signals_to_the_container() {
         b.rootfs().join("ready").exists()
     });
     assert!(ready, "container never became ready");
+    child
+}
+
+#[test]
+fn run_forwards_signals_to_the_container() {
+    let t = Test::new("runsignal");
+    let mut b = t.bundle();
+    signal_recorder(&mut b);
+    b.save();
+    let id = t.id();
+    let mut child = run_until_ready(&t, &b, &id);
     let pid = rustix::process::Pid::from_raw(i32::try_from(child.id()).unwrap()).unwrap();
     rustix::process::kill_process(pid, rustix::process::Signal::USR1).unwrap();
     let status = common::wait_timeout(&mut child, Duration::from_secs(15));
@@ -720,16 +727,7 @@ fn state_and_kill_work_while_run_waits_in_the_foreground() {
     b.args(&["/bin/sh", "-c", "echo ready > /ready; exec /probe sleep 60"]);
     b.save();
     let id = t.id();
-    let mut child = t
-        .rt_cmd(&["run", "--bundle", b.path_str(), &id])
-        .stdin(std::process::Stdio::null())
-        .stdout(std::process::Stdio::null())
-        .spawn()
-        .unwrap();
-    let ready = wait_until(Duration::from_secs(10), || {
-        b.rootfs().join("ready").exists()
-    });
-    assert!(ready, "container never became ready");
+    let mut child = run_until_ready(&t, &b, &id);
     assert_eq!(t.status(&id), "running");
     t.rt(&["kill", &id, "KILL"]).ok();
     let status = common::wait_timeout(&mut child, Duration::from_secs(15));
