@@ -255,8 +255,9 @@ pub fn parse(argv: Vec<String>) -> ArgResult<Cli> {
         items: argv,
         pos: 0,
     };
+    let mut root = None;
     let mut cli = Cli {
-        root: default_root(),
+        root: PathBuf::new(),
         log: None,
         log_format: "text".into(),
         debug: false,
@@ -265,7 +266,7 @@ pub fn parse(argv: Vec<String>) -> ArgResult<Cli> {
     };
     while let Some(f) = a.flag() {
         match f.name.as_str() {
-            "root" => cli.root = PathBuf::from(a.value(&f)?),
+            "root" => root = Some(PathBuf::from(a.value(&f)?)),
             "log" => cli.log = Some(PathBuf::from(a.value(&f)?)),
             "log-format" => {
                 cli.log_format = a.value(&f)?;
@@ -295,6 +296,8 @@ pub fn parse(argv: Vec<String>) -> ArgResult<Cli> {
             other => return Err(format!("unknown global flag --{other}")),
         }
     }
+    // Who the caller is only matters without --root.
+    cli.root = root.unwrap_or_else(default_root);
     let Some(cmd) = a.next() else {
         return Ok(cli);
     };

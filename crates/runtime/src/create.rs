@@ -84,12 +84,14 @@ pub fn warn_caps_not_held(p: &crate::plan::ProcessPlan, warn: &dyn Fn(&str)) {
 /// Creates the container up to its start gate.
 pub fn create(req: &CreateRequest, mode: Mode, warn: &dyn Fn(&str)) -> Result<Created> {
     let (mut plan, config_text) = Plan::load(&req.id, &req.bundle, &req.options)?;
-    let lsm = crate::plan::lsm::HostLsm::detect();
-    for w in lsm.drop_unavailable(&mut plan.process) {
-        warn(&w);
-    }
-    if let Some(w) = lsm.drop_mount_label(&mut plan.mount_label, &mut plan.mounts) {
-        warn(&w);
+    if crate::plan::lsm::wanted(&plan.process, plan.mount_label.as_deref()) {
+        let lsm = crate::plan::lsm::HostLsm::detect();
+        for w in lsm.drop_unavailable(&mut plan.process) {
+            warn(&w);
+        }
+        if let Some(w) = lsm.drop_mount_label(&mut plan.mount_label, &mut plan.mounts) {
+            warn(&w);
+        }
     }
     if !plan.unapplied.is_empty() {
         warn(&format!(

@@ -45,8 +45,10 @@ pub fn exec(root: &Path, id: &str, req: &ExecRequest) -> Result<i32> {
         let mut process = plan_exec_process(&spec, &req.options)?;
         let warn = |w: &str| eprintln!("warning: {w}");
         crate::create::warn_caps_not_held(&process, &warn);
-        for w in crate::plan::lsm::HostLsm::detect().drop_unavailable(&mut process) {
-            warn(&w);
+        if crate::plan::lsm::wanted(&process, None) {
+            for w in crate::plan::lsm::HostLsm::detect().drop_unavailable(&mut process) {
+                warn(&w);
+            }
         }
         // Like runc, the exec'd process gets the container's filter, built
         // from its config (a process's own noNewPrivileges still counts).

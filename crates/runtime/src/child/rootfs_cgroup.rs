@@ -39,13 +39,12 @@ fn own_cgroups() -> Step<Vec<(String, String)>> {
 /// A detached bind of the container's cgroup directory `path` below the
 /// host's hierarchy mounted at `host_dir`, resolved without symlinks and
 /// without leaving that mount.
-fn bind_own(host_dir: &Path, path: &str, attr_set: u64) -> Step<OwnedFd> {
+fn bind_own(host_dir: &Path, path: &str, attr_set: u64, mountinfo: &str) -> Step<OwnedFd> {
     let show = || format!("bind {}{path}", host_dir.display());
     let dir = sysfs::open(host_dir, sysfs::O_PATH | sysfs::O_DIRECTORY, 0).step(show)?;
     // Where the host's mount shows only part of the hierarchy (Docker-in-
     // Docker), our path is taken relative to that part.
-    let mountinfo = std::fs::read_to_string("/proc/self/mountinfo").unwrap_or_default();
-    let root = husk_cgroups::host::mount_root(&mountinfo, host_dir);
+    let root = husk_cgroups::host::mount_root(mountinfo, host_dir);
     let path = husk_cgroups::host::below_root(&root, path.into());
     let path = path.to_string_lossy();
     let rel = path.trim_start_matches('/');
@@ -87,6 +86,13 @@ pub fn mount_cgroupfs(m: &MountPlan, root: &Root, host_cgroupns: bool) -> Step<(
         .mkdir_all(&m.destination)
         .step(|| format!("create mount point {dest}"))?;
     let own = own_cgroups()?;
+    // Read once for every hierarchy (only binds need it).
+    let mountinfo = if host_cgroupns {
+        std::fs::read_to_string("/proc/self/mountinfo")
+            .map_err(|e| fail("read /proc/self/mountinfo", e.to_string()))?
+    } else {
+        String::new()
+    };
     // `host_dir` is where the host mounts this hierarchy; `path` our cgroup in it.
     let attach = |fstype: &str, opts: &[String], at: &Path, host_dir: &Path, path: &str| {
         let at_show = at.display().to_string();
@@ -94,7 +100,7 @@ pub fn mount_cgroupfs(m: &MountPlan, root: &Root, host_cgroupns: bool) -> Step<(
             .mkdir_all(at)
             .step(|| format!("create mount point {at_show}"))?;
         let tree = if host_cgroupns {
-            bind_own(host_dir, path, m.attr_set)?
+            bind_own(host_dir, path, m.attr_set, &mountinfo)?
         } else {
             new_fs(fstype, fstype, opts, m.attr_set).map_err(|(w, e)| {
                 fail(format!("mount {fstype} on {at_show}"), format!("{w}: {e}"))

@@ -22,6 +22,11 @@ pub struct HostLsm {
     pub selinux: bool,
 }
 
+/// Whether a label is asked for at all: the host is only looked at then.
+pub fn wanted(p: &ProcessPlan, mount_label: Option<&str>) -> bool {
+    p.apparmor_profile.is_some() || p.selinux_label.is_some() || mount_label.is_some()
+}
+
 impl HostLsm {
     /// Reads the host: AppArmor as runc's `apparmor.IsEnabled` does (its
     /// securityfs directory and the module's `enabled` parameter), SELinux by
