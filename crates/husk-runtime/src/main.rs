@@ -78,7 +78,7 @@ fn dispatch(cli: &Cli, logger: &log::Logger) -> Result<i32, Error> {
             if let Some(p) = &request.pid_file {
                 request.pid_file = Some(std::path::absolute(p).unwrap_or_else(|_| p.clone()));
             }
-            husk_runtime::exec::exec(root, &e.id, &request)
+            husk_runtime::exec::exec(root, &e.id, &request, &warn)
         }
         Command::Ps {
             format,

@@ -25,7 +25,8 @@ pub struct ExecRequest {
 }
 
 /// Runs a process in container `id`; returns its exit status (0 if detached).
-pub fn exec(root: &Path, id: &str, req: &ExecRequest) -> Result<i32> {
+/// `warn` receives what the config asks for that cannot be given.
+pub fn exec(root: &Path, id: &str, req: &ExecRequest, warn: &dyn Fn(&str)) -> Result<i32> {
     let (process, seccomp, state, join_fds, cgroup) = {
         // Hold the container's lock only while reading what we need.
         let dir = ContainerDir::open(root, id)?;
@@ -43,8 +44,7 @@ pub fn exec(root: &Path, id: &str, req: &ExecRequest) -> Result<i32> {
             crate::spec::load(&rec.bundle)?
         };
         let mut process = plan_exec_process(&spec, &req.options)?;
-        let warn = |w: &str| eprintln!("warning: {w}");
-        crate::create::warn_caps_not_held(&process, &warn);
+        crate::create::warn_caps_not_held(&process, warn);
         if crate::plan::lsm::wanted(&process, None) {
             for w in crate::plan::lsm::HostLsm::detect().drop_unavailable(&mut process) {
                 warn(&w);
